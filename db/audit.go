@@ -1,0 +1,175 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Actor is who makes a change: a signed-in staff member (ID and Email) or a
+// named system actor such as the command line (Email only, e.g. "system:cli").
+type Actor struct {
+	ID    string
+	Email string
+}
+
+// SystemActor names a program rather than a person as the actor of a change.
+func SystemActor(name string) Actor { return Actor{Email: "system:" + name} }
+
+type actorKey struct{}
+
+// WithActor returns a context whose changes are made, and audited, as a.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor that WithActor put in ctx.
+func ActorFrom(ctx context.Context) (Actor, bool) {
+	a, ok := ctx.Value(actorKey{}).(Actor)
+	return a, ok && a.Email != ""
+}
+
+func requireActor(ctx context.Context) (Actor, error) {
+	a, ok := ActorFrom(ctx)
+	if !ok {
+		return Actor{}, ErrNoActor
+	}
+	return a, nil
+}
+
+// nullableID turns an empty id (a system actor) into SQL NULL.
+func nullableID(id string) any {
+	if id == "" {
+		return nil
+	}
+	return id
+}
+
+// Audit actions written by the Store.
+const (
+	ActionLogin          = "user.login"
+	ActionCreate         = "user.create"
+	ActionUpdate         = "user.update"
+	ActionRoles          = "user.roles"
+	ActionBan            = "user.ban"
+	ActionUnban          = "user.unban"
+	ActionRevokeSessions = "user.revoke_sessions"
+	ActionDelete         = "user.delete"
+)
+
+// writeAudit records one change in the audit log, inside the change's transaction.
+func writeAudit(ctx context.Context, tx *sqlx.Tx, actor Actor, action, targetID, targetEmail string, details map[string]any) error {
+	if details == nil {
+		details = map[string]any{}
+	}
+	js, err := json.Marshal(details)
+	if err != nil {
+		return fmt.Errorf("db: audit details: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (actor_id, actor_email, action, target_id, target_email, details)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		nullableID(actor.ID), actor.Email, action, nullableID(targetID), targetEmail, string(js))
+	if err != nil {
+		return fmt.Errorf("db: write audit row: %w", err)
+	}
+	return nil
+}
+
+// AuditEntry is one row of the audit log.
+type AuditEntry struct {
+	ID          int64     `db:"id"`
+	At          time.Time `db:"at"`
+	ActorID     *string   `db:"actor_id"`
+	ActorEmail  string    `db:"actor_email"`
+	Action      string    `db:"action"`
+	TargetID    *string   `db:"target_id"`
+	TargetEmail string    `db:"target_email"`
+	// Details is the JSON object of the change (reason, fields changed, ...).
+	Details string `db:"details"`
+}
+
+// DetailsMap decodes Details; a malformed value yields an empty map.
+func (e AuditEntry) DetailsMap() map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(e.Details), &m)
+	return m
+}
+
+// AuditFilter selects audit rows; zero values mean "no filter".
+type AuditFilter struct {
+	// Actor is a case-insensitive substring of the actor's email.
+	Actor string
+	// Action is an exact action name such as "user.ban".
+	Action string
+	// TargetID is the id of the user the rows are about.
+	TargetID string
+	// Target is a case-insensitive substring of the target's email.
+	Target string
+	// Limit defaults to 50 and is at most 200.
+	Limit  int
+	Offset int
+}
+
+// AuditPage is one page of audit rows, newest first.
+type AuditPage struct {
+	Entries []AuditEntry
+	Limit   int
+	Offset  int
+	// HasMore reports whether a further page exists.
+	HasMore bool
+}
+
+const auditColumns = `id, at, actor_id, actor_email, action, target_id, COALESCE(target_email, '') AS target_email, details::text AS details`
+
+// ListAudit returns audit rows, newest first, that match f.
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error) {
+	switch {
+	case f.Limit <= 0:
+		f.Limit = 50
+	case f.Limit > 200:
+		f.Limit = 200
+	}
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	var where []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Actor != "" {
+		add(`actor_email ILIKE $%d`, "%"+escapeLike(f.Actor)+"%")
+	}
+	if f.Action != "" {
+		add(`action = $%d`, f.Action)
+	}
+	if f.TargetID != "" {
+		if !validID(f.TargetID) {
+			return AuditPage{Limit: f.Limit, Offset: f.Offset}, nil
+		}
+		add(`target_id = $%d`, f.TargetID)
+	}
+	if f.Target != "" {
+		add(`target_email ILIKE $%d`, "%"+escapeLike(f.Target)+"%")
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_log`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit+1, f.Offset)
+	q += fmt.Sprintf(` ORDER BY at DESC, id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
+	page := AuditPage{Limit: f.Limit, Offset: f.Offset}
+	if err := s.db.SelectContext(ctx, &page.Entries, q, args...); err != nil {
+		return AuditPage{}, fmt.Errorf("db: list audit: %w", err)
+	}
+	if len(page.Entries) > f.Limit {
+		page.HasMore = true
+		page.Entries = page.Entries[:f.Limit]
+	}
+	return page, nil
+}

@@ -1,0 +1,147 @@
+// Package db is userpanel's Go API for managing users: every query and every
+// change lives here, and the web panel and the command line are two clients
+// of the same Store.
+//
+// Every change takes its actor from the context (see WithActor), writes its
+// audit row in the same transaction, and fires its event after the commit.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// ErrNotFound is returned when the user (or other row) asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrUserAlreadyExists is returned when an email is already taken, whatever its case.
+var ErrUserAlreadyExists = errors.New("a user with this email already exists")
+
+// ErrNoActor is returned when a change is asked for without an actor in the context.
+var ErrNoActor = errors.New("db: no actor in context: every change must name who made it")
+
+// ErrLastAdmin is returned when a change would leave no active admin.
+var ErrLastAdmin = errors.New("this would leave no active admin: grant admin to someone else first")
+
+// ErrSelf is returned when an actor tries to ban or delete their own account.
+var ErrSelf = errors.New("you cannot do this to your own account")
+
+// ValidationError names the field that was refused and why.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
+
+// Store is the user-management API over one PostgreSQL database.
+type Store struct {
+	db *sqlx.DB
+
+	mu       sync.RWMutex
+	handlers map[Event][]func(EventData)
+
+	// now is the clock; tests may replace it.
+	now func() time.Time
+}
+
+// Open connects to the PostgreSQL database at url (a postgres:// URL) and
+// checks that it answers.
+func Open(ctx context.Context, url string) (*Store, error) {
+	conn, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	conn.SetMaxOpenConns(20)
+	conn.SetMaxIdleConns(20)
+	conn.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := conn.PingContext(pingCtx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("db: connect: %w", err)
+	}
+	return New(conn), nil
+}
+
+// New wraps an open connection pool (driver "postgres") in a Store.
+func New(conn *sqlx.DB) *Store {
+	return &Store{db: conn, handlers: map[Event][]func(EventData){}, now: time.Now}
+}
+
+// DB returns the underlying pool, for health checks and tools.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Close closes the connection pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers; /readyz uses it.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("db: ping: %w", err)
+	}
+	return nil
+}
+
+// withTx runs fn in a transaction, commits it, then fires the events fn
+// queued — only after a successful commit.
+func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx, ev *pending) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("db: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var ev pending
+	if err := fn(tx, &ev); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: commit: %w", err)
+	}
+	s.fire(ev)
+	return nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+}
+
+// validID reports whether id looks like a UUID, so that a malformed id is
+// ErrNotFound rather than a database error.
+func validID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, r := range id {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// notFound maps sql.ErrNoRows to ErrNotFound and wraps anything else.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return fmt.Errorf("db: %s: %w", what, err)
+}
