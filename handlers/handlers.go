@@ -3,6 +3,7 @@
 package handlers
 
 import (
+	"io/fs"
 	"log/slog"
 
 	"github.com/labstack/echo/v4"
@@ -18,6 +19,9 @@ type Options struct {
 	SecureCookies bool
 	// Logger receives the request log; nil means slog.Default().
 	Logger *slog.Logger
+	// Static holds the files served under /static/ (our CSS, and the
+	// vendor/ files the Makefile copies from node_modules).
+	Static fs.FS
 }
 
 // New builds the panel's Echo server over store.
