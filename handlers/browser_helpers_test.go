@@ -1,0 +1,606 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/lib/pq"
+
+	"userpanel/db"
+	"userpanel/handlers"
+	"userpanel/internal/testdb"
+)
+
+// The browser tests drive a real Chromium through the panel the way a staff
+// member would, and check what that person would see. Each test starts its
+// own headless browser (with its own profile, so no cookie or local storage
+// leaks between tests) against its own database and server.
+
+const (
+	// testTimeout bounds a whole journey, so that a stuck page fails the
+	// test instead of hanging CI.
+	testTimeout = 60 * time.Second
+	// waitTimeout bounds one wait for the page to reach an expected state.
+	waitTimeout = 10 * time.Second
+
+	adminEmail    = "root.admin@userpanel.test"
+	adminName     = "Root Admin"
+	adminPassword = "plum-Tangerine-42-kite"
+
+	// fixtureUsers is how many users seedUsers inserts besides the admin.
+	fixtureUsers = 120
+)
+
+// chromePath finds the browser: $CHROME_PATH, else /usr/bin/chromium. A
+// missing browser fails the test, saying how to get one; it never skips.
+func chromePath(t *testing.T) string {
+	t.Helper()
+	want := os.Getenv("CHROME_PATH")
+	if want == "" {
+		want = "/usr/bin/chromium"
+	}
+	path, err := exec.LookPath(want)
+	if err != nil {
+		t.Fatalf("the browser tests need Chromium, and there is none at %q (%v). "+
+			"`make test` installs it; or install it yourself with `apt-get install chromium`, "+
+			"or point CHROME_PATH at a Chromium or Chrome binary", want, err)
+	}
+	return path
+}
+
+// screenshotDir is where the journeys save their screenshots for review.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SCREENSHOT_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "tmp", "screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("create the screenshot folder: %v", err)
+	}
+	return dir
+}
+
+// syncBuffer collects the server's log and the page's console for a failure
+// report; the server and the browser write from their own goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// panel is one journey: a database with an admin and fixture users, the
+// panel serving it, and a browser tab.
+type panel struct {
+	t     *testing.T
+	store *db.Store
+	base  string
+	// browser is the browser's own context, without the journey's deadline;
+	// a second tab of the same browser (same cookies) is a child of it.
+	browser context.Context
+	// ctx is the tab, bounded by testTimeout.
+	ctx context.Context
+
+	shotPrefix string
+	shotStep   int
+	console    *syncBuffer
+	exceptions *syncBuffer
+}
+
+type panelOption func(*panelConfig)
+
+type panelConfig struct{ noJS bool }
+
+// withoutJavaScript turns script execution off in the tab before the first
+// page loads, as a person with JavaScript disabled would browse.
+func withoutJavaScript(c *panelConfig) { c.noJS = true }
+
+// newPanel sets up a journey whose screenshots are named after prefix.
+func newPanel(t *testing.T, prefix string, opts ...panelOption) *panel {
+	t.Helper()
+	var cfg panelConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	chrome := chromePath(t)
+	shots := screenshotDir(t)
+
+	store := testdb.New(t)
+	actx := db.WithActor(context.Background(), db.SystemActor("test"))
+	if _, err := store.CreateUser(actx, db.NewUser{
+		Email: adminEmail, Name: adminName, Password: adminPassword,
+		EmailVerified: true, Roles: []string{"admin"},
+	}); err != nil {
+		t.Fatalf("create the admin: %v", err)
+	}
+	seedUsers(t, store)
+
+	serverLog := &syncBuffer{}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		t.Fatal(err)
+	}
+	e, err := handlers.New(store, handlers.Options{
+		SessionSecret: secret,
+		Static:        os.DirFS("../static"),
+		Logger:        slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("handlers.New: %v", err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	p := &panel{
+		t: t, store: store, base: srv.URL,
+		shotPrefix: prefix, console: &syncBuffer{}, exceptions: &syncBuffer{},
+	}
+	p.startBrowser(chrome, cfg)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		// Leave the evidence next to the failure: what the page looked
+		// like, what it logged, what the server logged.
+		sctx, cancel := context.WithTimeout(p.browser, 5*time.Second)
+		defer cancel()
+		if buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
+			name := filepath.Join(shots, prefix+"_failed.png")
+			if os.WriteFile(name, buf, 0o644) == nil {
+				t.Logf("the page at the failure: %s", name)
+			}
+		}
+		t.Logf("browser console:\n%s", p.console.String())
+		t.Logf("server log:\n%s", serverLog.String())
+	})
+	return p
+}
+
+// startBrowser starts a headless Chromium for this test alone. Its cleanup
+// stops the browser before t.TempDir removes the profile.
+func (p *panel) startBrowser(chrome string, cfg panelConfig) {
+	t := p.t
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.Headless,
+		// Chromium runs as root in CI containers, where its sandbox cannot start.
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	// The first Run starts the browser and ties it to browserCtx, which has
+	// no deadline of its own; the journey's deadline is on a child.
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("start the browser %s: %v", chrome, err)
+	}
+	ctx, cancel := context.WithTimeout(browserCtx, testTimeout)
+	t.Cleanup(cancel)
+	p.browser, p.ctx = browserCtx, ctx
+
+	p.watchConsole(ctx)
+	if cfg.noJS {
+		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled,
+			emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatalf("turn JavaScript off: %v", err)
+		}
+	}
+}
+
+// watchConsole records what the tab writes to its console; uncaught
+// exceptions are also kept apart, for noPageErrors.
+func (p *panel) watchConsole(ctx context.Context) {
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			line := fmt.Sprintf("%s %s:%d %s\n", m.Time.Format("15:04:05.000"), m.URL, m.Line+1, m)
+			p.console.Write([]byte(line))
+			if m.IsException() {
+				p.exceptions.Write([]byte(line))
+			}
+		}
+	}()
+}
+
+// noPageErrors fails the test if the page threw an uncaught exception.
+func (p *panel) noPageErrors() {
+	p.t.Helper()
+	if ex := p.exceptions.String(); ex != "" {
+		p.t.Errorf("the page threw uncaught JavaScript exceptions:\n%s", ex)
+	}
+}
+
+// seedUsers inserts fixtureUsers users in one statement. Names and emails
+// are distinct: first names cycle by 13 and last names by 11, which never
+// pair up the same way twice below 143. Emails start with the last name, so
+// that sorting by email and by name give different orders; "Zephyr" is a
+// first name of about one user in 13; two thirds of the emails are at an
+// "example" domain.
+func seedUsers(t *testing.T, store *db.Store) {
+	t.Helper()
+	firsts := []string{"Ada", "Bruno", "Chiara", "Dmitri", "Elif", "Farah", "Gustav",
+		"Hiro", "Ines", "Jonas", "Kalani", "Liam", "Zephyr"}
+	lasts := []string{"Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Silva",
+		"Brennan", "Haddad", "Kowalski", "Nguyen", "Rossi"}
+	domains := []string{"example.com", "example.org", "mail.test"}
+	now := time.Now().UTC()
+	var emails, names, created, logins, reasons []string
+	var verified, banned []bool
+	for i := 1; i <= fixtureUsers; i++ {
+		first, last := firsts[i%len(firsts)], lasts[i%len(lasts)]
+		names = append(names, first+" "+last)
+		emails = append(emails, strings.ToLower(last+"."+first)+"@"+domains[i%len(domains)])
+		verified = append(verified, i%3 != 1)
+		// Spread the sign-ups over weeks, a few hours apart each.
+		created = append(created, now.Add(-time.Duration(i)*5*time.Hour).Format(time.RFC3339Nano))
+		login := ""
+		if i%5 != 0 {
+			login = now.Add(-time.Duration(i*37%101) * time.Hour).Format(time.RFC3339Nano)
+		}
+		logins = append(logins, login)
+		banned = append(banned, i%17 == 0)
+		reason := ""
+		if i%17 == 0 {
+			reason = "spam"
+		}
+		reasons = append(reasons, reason)
+	}
+	_, err := store.DB().ExecContext(context.Background(), `
+		INSERT INTO users (email, name, email_verified, banned, ban_reason, banned_at, created_at, updated_at, last_login_at)
+		SELECT e, n, v, b, NULLIF(r, ''), CASE WHEN b THEN now() END, c::timestamptz, c::timestamptz, NULLIF(l, '')::timestamptz
+		FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::text[]) AS f(e, n, v, b, r, c, l)`,
+		pq.Array(emails), pq.Array(names), pq.Array(verified), pq.Array(banned), pq.Array(reasons),
+		pq.Array(created), pq.Array(logins))
+	if err != nil {
+		t.Fatalf("insert the fixture users: %v", err)
+	}
+}
+
+// expectPage returns the ids, in order, of the page of users the store
+// gives for p, and the total number of matches.
+func (p *panel) expectPage(lp db.ListParams) ([]string, int64) {
+	p.t.Helper()
+	res, err := p.store.ListUsers(context.Background(), lp)
+	if err != nil {
+		p.t.Fatalf("store.ListUsers(%+v): %v", lp, err)
+	}
+	ids := make([]string, len(res.Users))
+	for i, u := range res.Users {
+		ids[i] = u.ID
+	}
+	return ids, res.Total
+}
+
+// pageState is what a person sees on the page at one moment.
+type pageState struct {
+	URL         string            `json:"url"`
+	Title       string            `json:"title"`
+	H1          string            `json:"h1"`
+	IDs         []string          `json:"ids"`
+	Emails      []string          `json:"emails"`
+	Names       []string          `json:"names"`
+	Current     string            `json:"current"`
+	Range       string            `json:"range"`
+	Sorted      map[string]string `json:"sorted"`
+	Search      *string           `json:"search"`
+	HasTable    bool              `json:"hasTable"`
+	Empty       bool              `json:"empty"`
+	TableError  string            `json:"tableError"`
+	LoginForm   bool              `json:"loginForm"`
+	LoginError  string            `json:"loginError"`
+	CurrentUser string            `json:"currentUser"`
+	UserTitle   string            `json:"userTitle"`
+	StatTotal   string            `json:"statTotal"`
+	Marker      *int              `json:"marker"`
+}
+
+// stateJS reads pageState from the document, through the data-testid
+// contract the panel implements.
+const stateJS = `(() => {
+	const q = (s) => document.querySelector(s);
+	const all = (s) => Array.from(document.querySelectorAll(s));
+	const text = (el) => el ? el.textContent.replace(/\s+/g, " ").trim() : "";
+	const rows = all('tr[data-testid="user-row"]');
+	const sorted = {};
+	for (const a of all('a[data-testid^="sort-"]')) {
+		const th = a.closest("th");
+		sorted[a.dataset.testid.slice(5)] = th ? (th.getAttribute("aria-sort") || "") : "(no th)";
+	}
+	const search = q('input[name="q"][data-testid="search"]');
+	return {
+		url: location.href,
+		title: document.title,
+		h1: text(q("h1")),
+		ids: rows.map((r) => {
+			const a = r.querySelector('td[data-testid="user-email"] a');
+			return a ? new URL(a.href, location.href).pathname.split("/").filter(Boolean).pop() : "";
+		}),
+		emails: rows.map((r) => text(r.querySelector('td[data-testid="user-email"] a') || r.querySelector('td[data-testid="user-email"]'))),
+		names: rows.map((r) => text(r.querySelector('td[data-testid="user-name"]'))),
+		current: text(q('[data-testid="page-current"]')),
+		range: text(q('[data-testid="range"]')),
+		sorted: sorted,
+		search: search ? search.value : null,
+		hasTable: !!q("#users-table"),
+		empty: !!q('[data-testid="empty"]'),
+		tableError: text(q('[data-testid="table-error"]')),
+		loginForm: !!q('form[data-testid="login-form"]'),
+		loginError: text(q('[data-testid="login-error"]')),
+		currentUser: text(q('[data-testid="current-user"]')),
+		userTitle: text(q('h1[data-testid="user-title"]')),
+		statTotal: text(q('[data-testid="stat-total"]')),
+		marker: (typeof window.__marker === "number") ? window.__marker : null,
+	};
+})()`
+
+// String describes the state in a failure message.
+func (s pageState) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  url: %s\n  title: %q, h1: %q\n", s.URL, s.Title, s.H1)
+	if s.LoginForm || s.LoginError != "" {
+		fmt.Fprintf(&b, "  login form: %v, login error: %q\n", s.LoginForm, s.LoginError)
+	}
+	fmt.Fprintf(&b, "  current user: %q\n", s.CurrentUser)
+	if s.HasTable {
+		search := "(no search box)"
+		if s.Search != nil {
+			search = fmt.Sprintf("%q", *s.Search)
+		}
+		fmt.Fprintf(&b, "  users table: %d rows, search %s, page-current %q, range %q, aria-sort %v, empty %v, error %q\n",
+			len(s.IDs), search, s.Current, s.Range, s.Sorted, s.Empty, s.TableError)
+		for i := range s.IDs {
+			if i == 6 {
+				fmt.Fprintf(&b, "    ... %d more\n", len(s.IDs)-i)
+				break
+			}
+			fmt.Fprintf(&b, "    %s | %s | %s\n", s.Emails[i], s.Names[i], s.IDs[i])
+		}
+	}
+	if s.UserTitle != "" || s.StatTotal != "" {
+		fmt.Fprintf(&b, "  user-title %q, stat-total %q\n", s.UserTitle, s.StatTotal)
+	}
+	if s.Marker != nil {
+		fmt.Fprintf(&b, "  window.__marker = %d\n", *s.Marker)
+	}
+	return b.String()
+}
+
+// query returns the named parameter of the page's URL.
+func (s pageState) query(name string) string {
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get(name)
+}
+
+// path returns the path of the page's URL.
+func (s pageState) path() string {
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}
+
+// state reads the page once. It can fail while a page is loading.
+func (p *panel) state() (pageState, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[pageState](stateJS))
+}
+
+// waitFor polls the page until ok accepts what it shows, and fails the test
+// with the last state seen when waitTimeout passes. htmx swaps and page
+// loads are asynchronous: the tests always wait for the state they expect
+// and never sleep a guessed time.
+func (p *panel) waitFor(what string, ok func(s pageState) bool) pageState {
+	p.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	var last pageState
+	var lastErr error
+	seen := false
+	for {
+		s, err := p.state()
+		if err == nil {
+			last, seen = s, true
+			if ok(s) {
+				return s
+			}
+		} else {
+			lastErr = err
+		}
+		if time.Now().After(deadline) || p.ctx.Err() != nil {
+			if !seen {
+				p.t.Fatalf("waited %s for %s, and could not read the page: %v", waitTimeout, what, lastErr)
+			}
+			p.t.Fatalf("waited %s for %s; the page showed:\n%s", waitTimeout, what, last)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+}
+
+// do runs browser actions with waitTimeout, so that a missing element fails
+// fast with the selector named.
+func (p *panel) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		s, _ := p.state()
+		p.t.Fatalf("%s: %v; the page showed:\n%s", what, err, s)
+	}
+}
+
+// open loads a path of the panel and waits for the page to load.
+func (p *panel) open(path string) {
+	p.t.Helper()
+	p.do("open "+path, chromedp.Navigate(p.base+path))
+}
+
+// click clicks the first visible element that sel matches, as a mouse does.
+func (p *panel) click(sel string) {
+	p.t.Helper()
+	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// typeText types text into the field sel, key by key; with replace it first
+// selects what the field holds, so that the typing replaces it.
+func (p *panel) typeText(sel, text string, replace bool) {
+	p.t.Helper()
+	var steps []chromedp.Action[chromedp.Void]
+	steps = append(steps, chromedp.WaitVisible(chromedp.CSS(sel)))
+	if replace {
+		steps = append(steps, chromedp.Evaluate[chromedp.Void](
+			fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.focus(); el.select(); })()`, sel)))
+	}
+	steps = append(steps, chromedp.SendKeys(chromedp.CSS(sel), text))
+	p.do(fmt.Sprintf("type %q into %s", text, sel), steps...)
+}
+
+// setMarker puts a value on window; it survives htmx swaps and pushed
+// URLs, and a full page load loses it.
+func (p *panel) setMarker(v int) {
+	p.t.Helper()
+	p.do("set window.__marker", chromedp.Evaluate[chromedp.Void](fmt.Sprintf("window.__marker = %d", v)))
+}
+
+// back presses the browser's back button. chromedp.NavigateBack waits for a
+// load event, which a history entry that htmx pushed never fires, so this
+// goes to the previous entry and lets waitFor watch the result.
+func (p *panel) back() string {
+	p.t.Helper()
+	h, err := chromedp.Call(p.ctx, page.GetNavigationHistory, cdp.Empty{})
+	if err != nil {
+		p.t.Fatalf("read the history: %v", err)
+	}
+	if h.CurrentIndex < 1 {
+		p.t.Fatalf("there is no page to go back to (history %d entries, at %d)", len(h.Entries), h.CurrentIndex)
+	}
+	prev := h.Entries[h.CurrentIndex-1]
+	if _, err := chromedp.Call(p.ctx, page.NavigateToHistoryEntry,
+		page.NavigateToHistoryEntryParams{EntryID: prev.ID}); err != nil {
+		p.t.Fatalf("go back: %v", err)
+	}
+	return prev.URL
+}
+
+// reload reloads the page as the reload button does, and waits for it.
+func (p *panel) reload() {
+	p.t.Helper()
+	p.do("reload", chromedp.Reload())
+}
+
+// screenshot saves the whole page as <prefix>_<NN>_<step>.png.
+func (p *panel) screenshot(step string) {
+	p.t.Helper()
+	p.shotStep++
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", step, err)
+	}
+	name := filepath.Join(screenshotDir(p.t), fmt.Sprintf("%s_%02d_%s.png", p.shotPrefix, p.shotStep, step))
+	if err := os.WriteFile(name, buf, 0o644); err != nil {
+		p.t.Fatalf("save screenshot: %v", err)
+	}
+}
+
+// signIn signs in through the login form and waits for the signed-in page.
+func (p *panel) signIn(email, password string) pageState {
+	p.t.Helper()
+	p.open("/login")
+	p.fillLogin(email, password)
+	return p.waitFor("the signed-in page naming "+email, func(s pageState) bool {
+		return strings.Contains(s.CurrentUser, email) && !s.LoginForm
+	})
+}
+
+// fillLogin types the credentials into the login form and submits it.
+func (p *panel) fillLogin(email, password string) {
+	p.t.Helper()
+	p.typeText(`form[data-testid="login-form"] input[name="email"]`, email, true)
+	p.typeText(`form[data-testid="login-form"] input[name="password"]`, password, true)
+	p.click(`form[data-testid="login-form"] button[type="submit"][data-testid="login-submit"]`)
+}
+
+// navLinks returns the nav's links as text → path.
+func (p *panel) navLinks() map[string]string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	links, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
+		const out = {};
+		for (const a of document.querySelectorAll('nav[data-testid="nav"] a')) {
+			out[a.textContent.replace(/\s+/g, " ").trim()] = new URL(a.href, location.href).pathname;
+		}
+		return out;
+	})()`))
+	if err != nil {
+		p.t.Fatalf("read the nav: %v", err)
+	}
+	return links
+}
+
+// sameIDs reports whether the page shows exactly the users want, in order.
+func sameIDs(got, want []string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+var nonDigits = regexp.MustCompile(`\D+`)
+
+// digits keeps the digits of a number as displayed ("1,234" → "1234").
+func digits(s string) string { return nonDigits.ReplaceAllString(s, "") }
