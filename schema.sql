@@ -1,5 +1,5 @@
 -- userpanel schema.
--- schema-version: 1
+-- schema-version: 2
 -- Raise the version with every change; keep every statement idempotent
 -- (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) so that an upgrade keeps the data.
 --
@@ -36,8 +36,14 @@ CREATE TABLE IF NOT EXISTS users (
 );
 
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_lower_key ON users (lower(email));
-CREATE INDEX IF NOT EXISTS users_email_sort_idx ON users (lower(email), id);
-CREATE INDEX IF NOT EXISTS users_name_sort_idx ON users (name, id);
+-- Email and name sort case-insensitively ("alice" before "Bob") in code-point
+-- order (COLLATE "C"), so that the order is the same on every server whatever
+-- its locale. These two indexes match ListUsers' ORDER BY expressions exactly;
+-- version 1's (lower(email), id) and (name, id) served no query after that.
+DROP INDEX IF EXISTS users_email_sort_idx;
+DROP INDEX IF EXISTS users_name_sort_idx;
+CREATE INDEX IF NOT EXISTS users_email_c_sort_idx ON users ((lower(email) COLLATE "C"), id);
+CREATE INDEX IF NOT EXISTS users_name_c_sort_idx ON users ((lower(name) COLLATE "C"), id);
 CREATE INDEX IF NOT EXISTS users_created_at_idx ON users (created_at, id);
 CREATE INDEX IF NOT EXISTS users_last_login_at_idx ON users (last_login_at NULLS FIRST, id);
 -- Banned users are few: counting the bans in force is an index-only scan.

@@ -26,12 +26,12 @@ func (s *Store) ListRoles(ctx context.Context) ([]Role, error) {
 }
 
 // roleIDsOf maps role names to ids, refusing unknown names.
-func roleIDsOf(ctx context.Context, tx *sqlx.Tx, names []string) ([]int, error) {
+func roleIDsOf(ctx context.Context, q sqlx.QueryerContext, names []string) ([]int, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
 	var found []Role
-	if err := tx.SelectContext(ctx, &found, `SELECT id, name, description FROM roles WHERE name = ANY($1)`,
+	if err := sqlx.SelectContext(ctx, q, &found, `SELECT id, name, description FROM roles WHERE name = ANY($1)`,
 		pq.Array(names)); err != nil {
 		return nil, fmt.Errorf("db: look up roles: %w", err)
 	}

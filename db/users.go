@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -105,11 +106,14 @@ type ListResult struct {
 }
 
 // orderBy maps our own sort keys to literal SQL, ascending then descending,
-// always ending in the id tiebreaker so that pages are stable.
+// always ending in the id tiebreaker so that pages are stable. Email and name
+// sort case-insensitively, and in code-point order (COLLATE "C") so that the
+// order does not depend on the server's locale; schema.sql has an index on
+// each of these exact expressions.
 var orderBy = map[string][2]string{
 	SortCreatedAt:   {`u.created_at ASC, u.id ASC`, `u.created_at DESC, u.id DESC`},
-	SortEmail:       {`lower(u.email) ASC, u.id ASC`, `lower(u.email) DESC, u.id DESC`},
-	SortName:        {`u.name ASC, u.id ASC`, `u.name DESC, u.id DESC`},
+	SortEmail:       {`lower(u.email) COLLATE "C" ASC, u.id ASC`, `lower(u.email) COLLATE "C" DESC, u.id DESC`},
+	SortName:        {`lower(u.name) COLLATE "C" ASC, u.id ASC`, `lower(u.name) COLLATE "C" DESC, u.id DESC`},
 	SortLastLoginAt: {`u.last_login_at ASC NULLS FIRST, u.id ASC`, `u.last_login_at DESC NULLS LAST, u.id DESC`},
 }
 
@@ -460,6 +464,11 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 		return nil, err
 	}
 	roles := dedupe(nu.Roles)
+	// Refuse an unknown role before paying for bcrypt; the transaction looks
+	// the roles up again, so one deleted in between is still caught.
+	if _, err := roleIDsOf(ctx, s.db, roles); err != nil {
+		return nil, err
+	}
 	hash, err := HashPassword(nu.Password)
 	if err != nil {
 		return nil, err
@@ -630,8 +639,16 @@ var ErrInvalidCredentials = errors.New("invalid email or password")
 var StaffRoles = []string{"admin", "support", "manager"}
 
 // dummyHash is compared against when the email is unknown, so that an unknown
-// email takes as long to refuse as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("userpanel-timing-equaliser"), bcryptCost)
+// email takes as long to refuse as a wrong password. It is made on first use,
+// not at package init, so that every program importing db (the CLI's --help,
+// the handlers' tests) does not pay for a bcrypt hash it never uses.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte("userpanel-timing-equaliser"), bcryptCost)
+	if err != nil {
+		panic(fmt.Sprintf("db: make dummy hash: %v", err))
+	}
+	return h
+})
 
 // Authenticate checks a staff sign-in. An unknown email, a wrong password, a
 // banned account and an account without a staff role all get
@@ -646,9 +663,9 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("db: authenticate: %w", err)
 	}
-	hash := dummyHash
-	if row.Hash.Valid {
-		hash = []byte(row.Hash.String)
+	hash := []byte(row.Hash.String)
+	if !row.Hash.Valid {
+		hash = dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !row.Hash.Valid {
 		return nil, ErrInvalidCredentials
