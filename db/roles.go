@@ -25,10 +25,13 @@ func (s *Store) ListRoles(ctx context.Context) ([]Role, error) {
 	return roles, nil
 }
 
-// roleIDsOf maps role names to ids, refusing unknown names.
+// roleIDsOf maps role names to ids, refusing unknown names. It never returns
+// a nil slice: pq.Array(nil) is SQL NULL, and "role_id = ANY(NULL)" is NULL
+// rather than false, which made SetRoles(id, nil) remove nothing while
+// auditing the removal.
 func roleIDsOf(ctx context.Context, q sqlx.QueryerContext, names []string) ([]int, error) {
 	if len(names) == 0 {
-		return nil, nil
+		return []int{}, nil
 	}
 	var found []Role
 	if err := sqlx.SelectContext(ctx, q, &found, `SELECT id, name, description FROM roles WHERE name = ANY($1)`,
