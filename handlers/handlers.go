@@ -3,12 +3,19 @@
 package handlers
 
 import (
+	"errors"
 	"io/fs"
 	"log/slog"
 
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo-contrib/echoprometheus"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"userpanel/db"
+	"userpanel/views"
 )
 
 // Options configures the panel.
@@ -24,11 +31,106 @@ type Options struct {
 	Static fs.FS
 }
 
+// MinSessionSecretLen is the shortest SessionSecret New accepts.
+const MinSessionSecretLen = 32
+
+// Handler holds what every handler needs.
+type Handler struct {
+	store    *db.Store
+	log      *slog.Logger
+	sessions *sessions.CookieStore
+	// secure marks cookies Secure even on a plain-HTTP request, for a panel
+	// behind a TLS-terminating proxy.
+	secure bool
+	assets views.Assets
+}
+
 // New builds the panel's Echo server over store.
 func New(store *db.Store, opts Options) (*echo.Echo, error) {
+	if store == nil {
+		return nil, errors.New("handlers: no store")
+	}
+	if len(opts.SessionSecret) < MinSessionSecretLen {
+		return nil, errors.New("handlers: SessionSecret must be at least 32 bytes")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	h := &Handler{
+		store:    store,
+		log:      logger,
+		sessions: newSessionStore(opts.SessionSecret, opts.SecureCookies),
+		secure:   opts.SecureCookies,
+		assets:   assetURLs(opts.Static),
+	}
+
 	e := echo.New()
 	e.HideBanner = true
-	_ = store
-	_ = opts
+	e.HidePort = true
+	e.HTTPErrorHandler = h.handleError
+
+	// A private registry, so that two servers in one process (tests) do not
+	// collide on the default one.
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := echoprometheus.MiddlewareConfig{
+		Namespace:  "userpanel",
+		Subsystem:  "http",
+		Registerer: registry,
+		// Unknown paths and Host headers come from the client: label them
+		// with constants so that nobody can grow the series without bound.
+		DoNotUseRequestPathFor404: true,
+		LabelFuncs: map[string]echoprometheus.LabelValueFunc{
+			"host": func(echo.Context, error) string { return "" },
+		},
+		StatusCodeResolver: func(c echo.Context, err error) int {
+			if c.Response().Committed {
+				return c.Response().Status
+			}
+			return statusOf(err)
+		},
+	}.ToMiddleware()
+	if err != nil {
+		return nil, err
+	}
+
+	e.Pre(sanitizeRequestID)
+	e.Use(
+		middleware.RequestID(),
+		metrics,
+		h.requestLogger(),
+		middleware.Recover(),
+		securityHeaders(opts.SecureCookies),
+		middleware.BodyLimit("256K"),
+		h.csrf(),
+		h.loadUser,
+	)
+
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: registry}))
+	if opts.Static != nil {
+		e.GET("/static/*", echo.StaticDirectoryHandler(opts.Static, true), cacheStatic)
+	}
+
+	e.GET("/login", h.showLogin)
+	e.POST("/login", h.login)
+	e.POST("/logout", h.logout)
+
+	// Role checks are attached per route rather than with Group.Use: a
+	// group's middleware also claims every unknown path under its prefix,
+	// which would turn a 404 into a sign-in redirect.
+	staff := h.requireRole(db.StaffRoles...)
+	moderators := h.requireRole("admin", "support")
+
+	e.GET("/", h.home, staff)
+	e.GET("/dashboard", h.dashboard, staff)
+	e.GET("/users", h.listUsers, moderators)
+	e.GET("/users/count", h.countUsers, moderators)
+	e.GET("/users/:id", h.showUser, moderators)
+	e.POST("/users/:id/ban", h.banUser, moderators)
+	e.POST("/users/:id/unban", h.unbanUser, moderators)
+	e.POST("/users/:id/revoke-sessions", h.revokeSessions, moderators)
 	return e, nil
 }

@@ -1,0 +1,131 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"userpanel/db"
+	"userpanel/views"
+)
+
+// errForbidden is a signed-in user asking for what their role does not allow.
+var errForbidden = echo.NewHTTPError(http.StatusForbidden, "forbidden")
+
+// errBadCSRF is a state-changing request without the right CSRF token.
+var errBadCSRF = echo.NewHTTPError(http.StatusForbidden, "invalid csrf token")
+
+// statusClientClosed is nginx's code for a request the client gave up on; it
+// is not an error of ours and is not logged as one.
+const statusClientClosed = 499
+
+// statusOf maps an error to the status the browser gets.
+func statusOf(err error) int {
+	var he *echo.HTTPError
+	var ve *db.ValidationError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.As(err, &he):
+		return he.Code
+	case errors.Is(err, db.ErrNotFound):
+		return http.StatusNotFound
+	case errors.As(err, &ve):
+		return http.StatusBadRequest
+	case errors.Is(err, db.ErrSelf), errors.Is(err, db.ErrLastAdmin), errors.Is(err, db.ErrUserAlreadyExists):
+		return http.StatusConflict
+	case errors.Is(err, context.Canceled):
+		return statusClientClosed
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// handleError is the one HTTPErrorHandler: it logs 5xx with the error and
+// renders the designed error page. The browser never sees err.Error().
+func (h *Handler) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := statusOf(err)
+	rid := c.Response().Header().Get(echo.HeaderXRequestID)
+	if status >= 500 {
+		attrs := []any{slog.Any("err", err), slog.Int("status", status), slog.String("method", c.Request().Method),
+			slog.String("path", c.Request().URL.Path), slog.String("request_id", rid)}
+		if u := currentUser(c); u != nil {
+			attrs = append(attrs, slog.String("user_id", u.ID))
+		}
+		h.log.ErrorContext(c.Request().Context(), "request failed", attrs...)
+	}
+	if status == statusClientClosed {
+		// Nobody is listening; say as little as possible.
+		_ = c.NoContent(status)
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	heading, message := describe(status, err)
+	page := views.ErrorPage{Chrome: h.chrome(c, heading), Status: status, Heading: heading, Message: message}
+	if status >= 500 {
+		page.RequestID = rid
+	}
+	if rerr := h.render(c, status, views.Error(page)); rerr != nil {
+		h.log.ErrorContext(c.Request().Context(), "render error page", slog.Any("err", rerr), slog.String("request_id", rid))
+		_ = c.String(http.StatusInternalServerError, fmt.Sprintf("internal error (request id %s)", rid))
+	}
+}
+
+// describe is the heading and the sentence of an error page: written for a
+// person, from the status and our own sentinel errors only.
+func describe(status int, err error) (heading, message string) {
+	switch status {
+	case http.StatusBadRequest:
+		return "Bad request", "The panel could not understand this request. Check the address and try again."
+	case http.StatusForbidden:
+		if isCSRFError(err) {
+			return "Form expired", "This form could not be verified: it may have expired, or it did not come from this panel. Go back, reload the page and try again."
+		}
+		return "Forbidden", "Your role does not give you access to this page."
+	case http.StatusNotFound:
+		return "Page not found", "There is nothing at this address. The user may have been deleted, or the link may be mistyped."
+	case http.StatusMethodNotAllowed:
+		return "Method not allowed", "This address does not accept this kind of request."
+	case http.StatusConflict:
+		switch {
+		case errors.Is(err, db.ErrSelf):
+			return "Not allowed", db.ErrSelf.Error()
+		case errors.Is(err, db.ErrLastAdmin):
+			return "Not allowed", db.ErrLastAdmin.Error()
+		case errors.Is(err, db.ErrUserAlreadyExists):
+			return "Already exists", db.ErrUserAlreadyExists.Error()
+		}
+		return "Conflict", "This change conflicts with the current state. Reload the page and try again."
+	case http.StatusRequestEntityTooLarge:
+		return "Too large", "The request is larger than the panel accepts."
+	case http.StatusTooManyRequests:
+		return "Too many requests", "Slow down and try again in a moment."
+	case http.StatusServiceUnavailable:
+		return "Unavailable", "The panel cannot reach its database right now. Try again in a moment."
+	}
+	if status >= 500 {
+		return "Something went wrong", "The panel could not complete this request. The problem has been logged."
+	}
+	return http.StatusText(status), "The panel could not complete this request."
+}
+
+// isCSRFError reports whether err is the CSRF middleware refusing a request,
+// by token or by its Sec-Fetch-Site check.
+func isCSRFError(err error) bool {
+	if errors.Is(err, errBadCSRF) {
+		return true
+	}
+	var he *echo.HTTPError
+	return errors.As(err, &he) && strings.Contains(strings.ToLower(fmt.Sprint(he.Message)), "csrf")
+}

@@ -1,0 +1,230 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"userpanel/db"
+)
+
+// ctxUser is the echo.Context key of the signed-in *db.User.
+const ctxUser = "userpanel.user"
+
+// csrfContextKey is where the CSRF middleware leaves the token for forms.
+const csrfContextKey = "csrf"
+
+// csrfCookieName is the cookie that holds the CSRF token.
+const csrfCookieName = "_csrf"
+
+// currentUser returns the signed-in staff member, or nil.
+func currentUser(c echo.Context) *db.User {
+	u, _ := c.Get(ctxUser).(*db.User)
+	return u
+}
+
+// hasAnyRole reports whether u holds one of roles.
+func hasAnyRole(u *db.User, roles ...string) bool {
+	for _, r := range roles {
+		if u.HasRole(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// isOpsPath reports whether a request is for a path that needs no session
+// and no CSRF cookie: static files, health checks and metrics.
+func isOpsPath(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || p == "/metrics"
+}
+
+// loadUser reloads the signed-in user and their roles from the database on
+// every request, so that a ban, a removed role or "sign out everywhere"
+// takes effect on the next click. A session that no longer holds is ended.
+func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if isOpsPath(c) {
+			return next(c)
+		}
+		uid, version, ok := h.sessionUser(c)
+		if !ok {
+			return next(c)
+		}
+		req := c.Request()
+		u, err := h.store.LoadUser(req.Context(), uid)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return fmt.Errorf("load signed-in user: %w", err)
+		}
+		if err != nil || u.Banned || u.SessionVersion != version || !hasAnyRole(u, db.StaffRoles...) {
+			h.endSession(c)
+			return next(c)
+		}
+		c.Set(ctxUser, u)
+		c.SetRequest(req.WithContext(db.WithActor(req.Context(), db.Actor{ID: u.ID, Email: u.Email})))
+		return next(c)
+	}
+}
+
+// requireRole lets through a signed-in user holding one of roles. Anyone
+// else is sent to sign in, and a signed-in user without the role gets 403.
+func (h *Handler) requireRole(roles ...string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u := currentUser(c)
+			if u == nil {
+				return redirect(c, loginURL(returnPath(c)))
+			}
+			if !hasAnyRole(u, roles...) {
+				return errForbidden
+			}
+			return next(c)
+		}
+	}
+}
+
+// returnPath is where to come back to after signing in: the page asked for,
+// or for an htmx request the page the browser shows. A POST cannot be
+// replayed, so it returns to where the form was, when that is known.
+func returnPath(c echo.Context) string {
+	req := c.Request()
+	if req.Header.Get("HX-Request") == "true" {
+		if u, err := url.Parse(req.Header.Get("HX-Current-URL")); err == nil {
+			return safeNext(u.RequestURI())
+		}
+	}
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		return safeNext(req.URL.RequestURI())
+	}
+	if u, err := url.Parse(req.Referer()); err == nil && u.Host == req.Host {
+		return safeNext(u.RequestURI())
+	}
+	return ""
+}
+
+// loginURL is the sign-in page that returns to next.
+func loginURL(next string) string {
+	if next == "" || next == "/" {
+		return "/login"
+	}
+	return "/login?next=" + url.QueryEscape(next)
+}
+
+// csrf is Echo's CSRF middleware: the token travels in the _csrf form field
+// or, for htmx, the X-CSRF-Token header. Browsers that send Sec-Fetch-Site
+// are checked by it first. A refusal is the designed 403 page.
+func (h *Handler) csrf() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper:        isOpsPath,
+		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
+		ContextKey:     csrfContextKey,
+		CookieName:     csrfCookieName,
+		CookiePath:     "/",
+		CookieMaxAge:   sessionMaxAge,
+		CookieHTTPOnly: true,
+		CookieSecure:   h.secure,
+		CookieSameSite: http.SameSiteLaxMode,
+		ErrorHandler: func(error, echo.Context) error {
+			return errBadCSRF
+		},
+	})
+}
+
+// csrfToken is the token forms carry. On the error page of a refused
+// request the middleware has not set it, so the cookie supplies it.
+func csrfToken(c echo.Context) string {
+	if t, ok := c.Get(csrfContextKey).(string); ok && t != "" {
+		return t
+	}
+	if ck, err := c.Cookie(csrfCookieName); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
+// requestLogger writes one structured line per request. The query string
+// is left out: it holds what staff searched for, often an email.
+func (h *Handler) requestLogger() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus:    true,
+		LogMethod:    true,
+		LogURIPath:   true,
+		LogLatency:   true,
+		LogRequestID: true,
+		HandleError:  true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			switch {
+			case v.Status >= 500:
+				level = slog.LevelError
+			case isOpsPath(c):
+				level = slog.LevelDebug
+			}
+			attrs := []slog.Attr{
+				slog.String("method", v.Method),
+				slog.String("path", v.URIPath),
+				slog.Int("status", v.Status),
+				slog.Duration("duration", v.Latency),
+				slog.String("request_id", v.RequestID),
+			}
+			if u := currentUser(c); u != nil {
+				attrs = append(attrs, slog.String("user_id", u.ID))
+			}
+			h.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
+			return nil
+		},
+	})
+}
+
+// contentSecurityPolicy allows our own files only: htmx runs without eval
+// and without injected styles (see views.htmxConfig), and Pico's icons are
+// data: URLs.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// securityHeaders sets the usual protective headers on every answer.
+func securityHeaders(secure bool) echo.MiddlewareFunc {
+	cfg := middleware.SecureConfig{
+		XSSProtection:         "0",
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		ReferrerPolicy:        "same-origin",
+		ContentSecurityPolicy: contentSecurityPolicy,
+	}
+	if secure {
+		cfg.HSTSMaxAge = 180 * 24 * 60 * 60
+	}
+	return middleware.SecureWithConfig(cfg)
+}
+
+// sanitizeRequestID drops an incoming X-Request-ID that is not a short
+// token, so that a proxy's id is kept but a client cannot put arbitrary
+// text in our logs and error pages.
+func sanitizeRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		hdr := c.Request().Header
+		if id := hdr.Get(echo.HeaderXRequestID); id != "" && !validRequestID(id) {
+			hdr.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
+
+func validRequestID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}

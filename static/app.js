@@ -1,0 +1,75 @@
+// userpanel: the little behaviour htmx does not give us.
+//
+// When an htmx request for the user table fails, htmx leaves the old table
+// in place and says nothing; this shows a message next to it instead, so
+// that a failed search never looks like an empty or stale result.
+(function () {
+  "use strict";
+
+  function errorBox() {
+    return document.querySelector('[data-testid="table-error"]');
+  }
+
+  function isCount(elt) {
+    return elt && elt.id === "users-total";
+  }
+
+  function show(message) {
+    var box = errorBox();
+    if (!box) {
+      return;
+    }
+    box.textContent = message;
+    box.hidden = false;
+    var table = document.getElementById("users-table");
+    if (table) {
+      table.classList.add("stale");
+    }
+  }
+
+  function clear() {
+    var box = errorBox();
+    if (box) {
+      box.hidden = true;
+      box.textContent = "";
+    }
+    var table = document.getElementById("users-table");
+    if (table) {
+      table.classList.remove("stale");
+    }
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (!isCount(e.detail.elt)) {
+      clear();
+    }
+  });
+
+  document.addEventListener("htmx:responseError", function (e) {
+    if (isCount(e.detail.elt)) {
+      e.detail.elt.textContent = "an unknown number";
+      return;
+    }
+    var status = e.detail.xhr ? e.detail.xhr.status : 0;
+    show(
+      "The list could not be loaded (error " + status + "). " +
+        "The rows below may be out of date. Try again, or reload the page."
+    );
+  });
+
+  document.addEventListener("htmx:sendError", function (e) {
+    if (isCount(e.detail.elt)) {
+      e.detail.elt.textContent = "an unknown number";
+      return;
+    }
+    show(
+      "The panel could not be reached. Check your connection and try again; " +
+        "the rows below may be out of date."
+    );
+  });
+
+  // An aborted request (a newer search replaced it) is not an error.
+  document.addEventListener("htmx:timeout", function () {
+    show("The list took too long to load. Try again.");
+  });
+})();
