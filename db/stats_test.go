@@ -51,7 +51,7 @@ func TestStats(t *testing.T) {
 		f := fixture{
 			Email:     fmt.Sprintf("u%02d@example.com", i),
 			Verified:  i%3 != 0,
-			CreatedAt: day(i%40).Add(time.Duration(i%24) * time.Hour),
+			CreatedAt: day(i % 40).Add(time.Duration(i%24) * time.Hour),
 		}
 		switch i % 9 {
 		case 0:
