@@ -71,6 +71,15 @@ func Migrate(ctx context.Context, conn *sql.DB, schema string) (applied bool, er
 
 // CurrentSchemaVersion returns the version recorded in the database, 0 if none.
 func CurrentSchemaVersion(ctx context.Context, conn *sql.DB) (int, error) {
+	// A database never migrated has no schema_migrations table: that is
+	// version 0, not an error.
+	var exists bool
+	if err := conn.QueryRowContext(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("db: schema version: %w", err)
+	}
+	if !exists {
+		return 0, nil
+	}
 	var v sql.NullInt64
 	err := conn.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
 	if err != nil {
