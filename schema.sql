@@ -47,7 +47,8 @@ CREATE INDEX IF NOT EXISTS users_name_c_sort_idx ON users ((lower(name) COLLATE 
 CREATE INDEX IF NOT EXISTS users_created_at_idx ON users (created_at, id);
 CREATE INDEX IF NOT EXISTS users_last_login_at_idx ON users (last_login_at NULLS FIRST, id);
 -- Banned users are few: counting the bans in force is an index-only scan.
-CREATE INDEX IF NOT EXISTS users_banned_idx ON users (banned_until, email_verified) WHERE banned;
+DROP INDEX IF EXISTS users_banned_idx;
+CREATE INDEX IF NOT EXISTS users_banned_until_idx ON users (banned_until, email_verified) WHERE banned;
 CREATE INDEX IF NOT EXISTS users_email_trgm_idx ON users USING gin (email gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS users_name_trgm_idx ON users USING gin (name gin_trgm_ops);
 
