@@ -1,0 +1,335 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/lib/pq"
+	"golang.org/x/crypto/bcrypt"
+
+	"userpanel/db"
+	"userpanel/internal/testdb"
+)
+
+// The handler tests run the whole panel over a real server and a real
+// database, with a cookie jar, the way a browser without JavaScript would,
+// and read the HTML with goquery.
+
+// testPassword is every fixture account's password.
+const testPassword = "fixture-Password-4711"
+
+// testSecret is the session secret of the test servers.
+var testSecret = []byte("test-secret-test-secret-test-secret-0123")
+
+// fixtureHash is testPassword's bcrypt hash at the lowest cost: bcrypt
+// reads the cost from the hash, so signing in as a fixture takes a
+// millisecond instead of seconds under the race detector. (An unknown email
+// is still compared against the db's full-cost dummy hash.)
+var fixtureHash = sync.OnceValue(func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+})
+
+// logBuffer collects the server's log lines for a test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testPanel is a panel server over its own database.
+type testPanel struct {
+	t     *testing.T
+	store *db.Store
+	srv   *httptest.Server
+	logs  *logBuffer
+}
+
+func newTestPanel(t *testing.T, mutate ...func(*Options)) *testPanel {
+	t.Helper()
+	store := testdb.New(t)
+	logs := &logBuffer{}
+	opts := Options{
+		SessionSecret: testSecret,
+		Static:        os.DirFS("../static"),
+		Logger:        slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	e, err := New(store, opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &testPanel{t: t, store: store, srv: srv, logs: logs}
+}
+
+// addUser inserts an account with testPassword and the given roles.
+func (p *testPanel) addUser(email, name string, roles ...string) string {
+	p.t.Helper()
+	var id string
+	err := p.store.DB().Get(&id, `INSERT INTO users (email, name, password_hash, email_verified)
+		VALUES ($1, $2, $3, true) RETURNING id`, email, name, fixtureHash())
+	if err != nil {
+		p.t.Fatalf("add user %s: %v", email, err)
+	}
+	if len(roles) > 0 {
+		_, err = p.store.DB().Exec(`INSERT INTO user_roles (user_id, role_id)
+			SELECT $1, id FROM roles WHERE name = ANY($2)`, id, pq.Array(roles))
+		if err != nil {
+			p.t.Fatalf("grant roles to %s: %v", email, err)
+		}
+	}
+	return id
+}
+
+// staff are the accounts of the role matrix.
+type staff struct {
+	admin, support, manager, plain, banned, expired string // ids
+}
+
+const (
+	adminEmail   = "ada.admin@panel.test"
+	supportEmail = "sam.support@panel.test"
+	managerEmail = "mia.manager@panel.test"
+	plainEmail   = "pat.plain@panel.test"
+	bannedEmail  = "ben.banned@panel.test"
+	expiredEmail = "eve.expired@panel.test"
+)
+
+// addStaff inserts one account per kind of visitor.
+func (p *testPanel) addStaff() staff {
+	p.t.Helper()
+	s := staff{
+		admin:   p.addUser(adminEmail, "Ada Admin", "admin"),
+		support: p.addUser(supportEmail, "Sam Support", "support"),
+		manager: p.addUser(managerEmail, "Mia Manager", "manager"),
+		plain:   p.addUser(plainEmail, "Pat Plain"),
+		banned:  p.addUser(bannedEmail, "Ben Banned", "support"),
+		expired: p.addUser(expiredEmail, "Eve Expired", "support"),
+	}
+	p.exec(`UPDATE users SET banned = true, ban_reason = 'abuse', banned_at = now() WHERE id = $1`, s.banned)
+	p.exec(`UPDATE users SET banned = true, ban_reason = 'cooling off', banned_at = now() - interval '2 days',
+		banned_until = now() - interval '1 day' WHERE id = $1`, s.expired)
+	return s
+}
+
+func (p *testPanel) exec(q string, args ...any) {
+	p.t.Helper()
+	if _, err := p.store.DB().Exec(q, args...); err != nil {
+		p.t.Fatalf("exec %q: %v", q, err)
+	}
+}
+
+// asActor is a context whose changes are made by a system actor.
+func asActor() context.Context {
+	return db.WithActor(context.Background(), db.SystemActor("test"))
+}
+
+// browser is one visitor: a cookie jar that does not follow redirects, so
+// that every status is seen.
+type browser struct {
+	t      *testing.T
+	p      *testPanel
+	client *http.Client
+}
+
+func (p *testPanel) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return &browser{t: p.t, p: p, client: &http.Client{
+		Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+// page is one answer, read whole.
+type page struct {
+	status int
+	header http.Header
+	body   string
+	doc    *goquery.Document
+}
+
+func (pg page) text(sel string) string { return strings.TrimSpace(pg.doc.Find(sel).First().Text()) }
+
+func (pg page) has(sel string) bool { return pg.doc.Find(sel).Length() > 0 }
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatalf("%s %s: read body: %v", req.Method, req.URL, err)
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(raw))
+	if err != nil {
+		b.t.Fatalf("%s %s: parse HTML: %v", req.Method, req.URL, err)
+	}
+	return page{status: resp.StatusCode, header: resp.Header, body: string(raw), doc: doc}
+}
+
+// get fetches path; headers come in name, value pairs.
+func (b *browser) get(path string, headers ...string) page {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, b.p.srv.URL+path, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+// post submits a form to path, with the CSRF token unless the form sets
+// _csrf itself (even to "").
+func (b *browser) post(path string, form url.Values, headers ...string) page {
+	b.t.Helper()
+	form = maps.Clone(form)
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["_csrf"]; !ok {
+		form.Set("_csrf", b.csrf())
+	}
+	req, err := http.NewRequest(http.MethodPost, b.p.srv.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return b.do(req)
+}
+
+// cookie returns the named cookie of the jar, or nil.
+func (b *browser) cookie(name string) *http.Cookie {
+	u, _ := url.Parse(b.p.srv.URL)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// csrf returns the token a page's forms carry, visiting the sign-in page
+// first when the jar has none yet.
+func (b *browser) csrf() string {
+	b.t.Helper()
+	if c := b.cookie(csrfCookieName); c != nil {
+		return c.Value
+	}
+	pg := b.get("/login")
+	tok, _ := pg.doc.Find(`input[name="_csrf"]`).Attr("value")
+	if tok == "" {
+		b.t.Fatalf("no CSRF token on /login (status %d)", pg.status)
+	}
+	return tok
+}
+
+// signIn signs in and checks that it worked.
+func (b *browser) signIn(email string) {
+	b.t.Helper()
+	pg := b.post("/login", url.Values{"email": {email}, "password": {testPassword}})
+	if pg.status != http.StatusSeeOther {
+		b.t.Fatalf("sign in as %s: status %d, want 303; error %q", email, pg.status, pg.text(`[data-testid="login-error"]`))
+	}
+}
+
+// signedIn returns a browser signed in as email.
+func (p *testPanel) signedIn(email string) *browser {
+	b := p.browser()
+	b.signIn(email)
+	return b
+}
+
+// wantStatus fails the test when pg.status is not want.
+func wantStatus(t *testing.T, what string, pg page, want int) {
+	t.Helper()
+	if pg.status != want {
+		snippet := pg.body
+		if len(snippet) > 400 {
+			snippet = snippet[:400]
+		}
+		t.Fatalf("%s: status %d, want %d\n%s", what, pg.status, want, snippet)
+	}
+}
+
+// emails lists the emails of the table's rows, in order.
+func (pg page) emails() []string {
+	var out []string
+	pg.doc.Find(`tr[data-testid="user-row"] td[data-testid="user-email"]`).Each(func(_ int, s *goquery.Selection) {
+		out = append(out, strings.TrimSpace(s.Text()))
+	})
+	return out
+}
+
+func emailsOf(users []db.User) []string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = u.Email
+	}
+	return out
+}
+
+// seedTable inserts n users with varied, deterministic data: names that
+// repeat (so that the id tiebreak matters), % and _ in some emails, bans
+// that are in force, expired and permanent, and roles.
+func (p *testPanel) seedTable(n int) {
+	p.t.Helper()
+	p.exec(`INSERT INTO users (email, name, email_verified, banned, ban_reason, banned_until, banned_at, created_at, last_login_at)
+		SELECT
+			CASE WHEN g % 17 = 0 THEN 'pct%' || g || '_x@' ELSE 'member' || g || '@' END
+				|| (ARRAY['alpha.test','beta.test','gamma.test'])[1 + g % 3],
+			(ARRAY['Alice','bob','Carol','dave','Émile','Zoë'])[1 + g % 6] || ' ' || (ARRAY['North','South','East'])[1 + (g / 6) % 3],
+			g % 3 <> 0,
+			g % 7 = 0,
+			CASE WHEN g % 7 = 0 THEN 'reason ' || g END,
+			CASE WHEN g % 14 = 0 THEN now() + interval '5 days' WHEN g % 21 = 0 THEN now() - interval '1 day' END,
+			CASE WHEN g % 7 = 0 THEN now() - interval '3 days' END,
+			timestamptz '2024-01-01 00:00:00+00' + (g % 50) * interval '1 hour',
+			CASE WHEN g % 4 = 0 THEN NULL ELSE timestamptz '2024-06-01 00:00:00+00' + (g % 40) * interval '1 day' END
+		FROM generate_series(1, $1) g`, n)
+	p.exec(`INSERT INTO user_roles (user_id, role_id)
+		SELECT u.id, r.id FROM users u, roles r
+		WHERE u.email LIKE 'member%' AND r.name = 'support' AND substring(u.email from 'member(\d+)')::int % 5 = 0`)
+}
