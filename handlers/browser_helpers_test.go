@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -12,8 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,9 +32,10 @@ import (
 )
 
 // The browser tests drive a real Chromium through the panel the way a staff
-// member would, and check what that person would see. Each test starts its
-// own headless browser (with its own profile, so no cookie or local storage
-// leaks between tests) against its own database and server.
+// member would, and check what that person would see. The package starts one
+// headless browser; each test gets its own database, its own server and its
+// own browser context (like an incognito window: no cookie or local storage
+// leaks between tests).
 
 const (
 	// testTimeout bounds a whole journey, so that a stuck page fails the
@@ -103,9 +107,9 @@ type panel struct {
 	t     *testing.T
 	store *db.Store
 	base  string
-	// browser is the browser's own context, without the journey's deadline;
-	// a second tab of the same browser (same cookies) is a child of it.
-	browser context.Context
+	// tab is the test's tab, without the journey's deadline; a second tab
+	// in the same browser context (same cookies) is a child of it.
+	tab context.Context
 	// ctx is the tab, bounded by testTimeout.
 	ctx context.Context
 
@@ -130,17 +134,16 @@ func newPanel(t *testing.T, prefix string, opts ...panelOption) *panel {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	chrome := chromePath(t)
+	browser := sharedBrowser(t)
 	shots := screenshotDir(t)
+	// Screenshots of an earlier run would mislead a reviewer.
+	old, _ := filepath.Glob(filepath.Join(shots, prefix+"_*.png"))
+	for _, f := range old {
+		os.Remove(f)
+	}
 
 	store := testdb.New(t)
-	actx := db.WithActor(context.Background(), db.SystemActor("test"))
-	if _, err := store.CreateUser(actx, db.NewUser{
-		Email: adminEmail, Name: adminName, Password: adminPassword,
-		EmailVerified: true, Roles: []string{"admin"},
-	}); err != nil {
-		t.Fatalf("create the admin: %v", err)
-	}
+	addAccount(t, store, adminEmail, adminName, "admin")
 	seedUsers(t, store)
 
 	serverLog := &syncBuffer{}
@@ -163,14 +166,14 @@ func newPanel(t *testing.T, prefix string, opts ...panelOption) *panel {
 		t: t, store: store, base: srv.URL,
 		shotPrefix: prefix, console: &syncBuffer{}, exceptions: &syncBuffer{},
 	}
-	p.startBrowser(chrome, cfg)
+	p.openTab(browser, cfg)
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
 		// Leave the evidence next to the failure: what the page looked
 		// like, what it logged, what the server logged.
-		sctx, cancel := context.WithTimeout(p.browser, 5*time.Second)
+		sctx, cancel := context.WithTimeout(p.tab, 5*time.Second)
 		defer cancel()
 		if buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)); err == nil {
 			name := filepath.Join(shots, prefix+"_failed.png")
@@ -184,10 +187,39 @@ func newPanel(t *testing.T, prefix string, opts ...panelOption) *panel {
 	return p
 }
 
-// startBrowser starts a headless Chromium for this test alone. Its cleanup
-// stops the browser before t.TempDir removes the profile.
-func (p *panel) startBrowser(chrome string, cfg panelConfig) {
-	t := p.t
+// The package's browser, started by the first test that needs it and
+// stopped when the test binary exits (chromedp kills it with the parent).
+var (
+	browserOnce sync.Once
+	browserCtx  context.Context
+	browserErr  error
+)
+
+// profilePrefix names the browser profile folders in the temp folder; the
+// suffix is the test process's id.
+const profilePrefix = "userpanel-browser-tests-"
+
+// sharedBrowser returns the package's browser, starting it the first time.
+func sharedBrowser(t *testing.T) context.Context {
+	t.Helper()
+	chrome := chromePath(t)
+	browserOnce.Do(func() { browserCtx, browserErr = startBrowser(chrome) })
+	if browserErr != nil {
+		t.Fatalf("start the browser %s: %v", chrome, browserErr)
+	}
+	return browserCtx
+}
+
+// startBrowser starts headless Chromium with a profile in the temp folder.
+// The profile outlives every test (so it cannot be a t.TempDir); it is
+// named after this process, and the next run removes the profiles of
+// processes that have ended.
+func startBrowser(chrome string) (context.Context, error) {
+	removeStaleProfiles()
+	profile := filepath.Join(os.TempDir(), profilePrefix+strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(profile, 0o700); err != nil {
+		return nil, err
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chrome),
 		chromedp.Headless,
@@ -203,21 +235,51 @@ func (p *panel) startBrowser(chrome string, cfg panelConfig) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("password-store", "basic"),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1440, 900),
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	// The first Run starts the browser and ties it to browserCtx, which has
-	// no deadline of its own; the journey's deadline is on a child.
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("start the browser %s: %v", chrome, err)
+	allocCtx, _ := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, _ := chromedp.NewContext(allocCtx)
+	// The first Run starts the browser and ties it to ctx, which never
+	// ends: each test's deadline is on its own tab.
+	if err := chromedp.Do(ctx); err != nil {
+		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(browserCtx, testTimeout)
+	return ctx, nil
+}
+
+// removeStaleProfiles removes the browser profiles of earlier test
+// processes that have ended.
+func removeStaleProfiles() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), profilePrefix+"*"))
+	for _, dir := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(dir), profilePrefix))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if proc, err := os.FindProcess(pid); err == nil {
+			if err := proc.Signal(syscall.Signal(0)); err == nil || errors.Is(err, syscall.EPERM) {
+				continue // still running
+			}
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+// openTab opens the test's tab in a fresh browser context, bounded by
+// testTimeout; the tab closes and its context is disposed when the test ends.
+func (p *panel) openTab(browser context.Context, cfg panelConfig) {
+	t := p.t
+	tab, closeTab := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(closeTab)
+	// The first Run creates the tab and ties it to tab, which has no
+	// deadline of its own; the journey's deadline is on a child.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(tab, testTimeout)
 	t.Cleanup(cancel)
-	p.browser, p.ctx = browserCtx, ctx
+	p.tab, p.ctx = tab, ctx
 
 	p.watchConsole(ctx)
 	if cfg.noJS {
@@ -251,6 +313,27 @@ func (p *panel) noPageErrors() {
 	p.t.Helper()
 	if ex := p.exceptions.String(); ex != "" {
 		p.t.Errorf("the page threw uncaught JavaScript exceptions:\n%s", ex)
+	}
+}
+
+// passwordHash is adminPassword's bcrypt hash, computed once for the
+// package: bcrypt costs about 1.7 s under -race, and store.CreateUser would
+// pay it again for every test. Signing in still pays it once per test.
+var passwordHash = sync.OnceValues(func() (string, error) { return db.HashPassword(adminPassword) })
+
+// addAccount inserts an account whose password is adminPassword, with roles.
+func addAccount(t *testing.T, store *db.Store, email, name string, roles ...string) {
+	t.Helper()
+	hash, err := passwordHash()
+	if err != nil {
+		t.Fatalf("hash the password: %v", err)
+	}
+	_, err = store.DB().ExecContext(context.Background(), `WITH u AS (
+			INSERT INTO users (email, name, password_hash, email_verified) VALUES ($1, $2, $3, true) RETURNING id)
+		INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM u, roles r WHERE r.name = ANY($4)`,
+		email, name, hash, pq.Array(roles))
+	if err != nil {
+		t.Fatalf("add the account %s: %v", email, err)
 	}
 }
 
@@ -372,7 +455,7 @@ const stateJS = `(() => {
 		loginError: text(q('[data-testid="login-error"]')),
 		currentUser: text(q('[data-testid="current-user"]')),
 		userTitle: text(q('h1[data-testid="user-title"]')),
-		statTotal: text(q('[data-testid="stat-total"]')),
+		statTotal: (q('[data-testid="stat-total"]') || {innerText: ""}).innerText.replace(/\s+/g, " ").trim(),
 		marker: (typeof window.__marker === "number") ? window.__marker : null,
 	};
 })()`
@@ -482,24 +565,84 @@ func (p *panel) open(path string) {
 	p.do("open "+path, chromedp.Navigate(p.base+path))
 }
 
-// click clicks the first visible element that sel matches, as a mouse does.
-func (p *panel) click(sel string) {
-	p.t.Helper()
-	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+// target is where locateJS found an element.
+type target struct {
+	X, Y    float64
+	Found   bool
+	Covered string
 }
 
-// typeText types text into the field sel, key by key; with replace it first
-// selects what the field holds, so that the typing replaces it.
+// locateJS finds the first visible element that matches a selector, scrolls
+// it to the middle of the window and returns its centre; with focus it
+// also focuses it and puts the caret at the end, or with replace selects
+// its text, so that typing replaces it. Covered names an element that lies
+// on top of it, where a person's click would land instead.
+const locateJS = `((sel, focus, replace) => {
+	const el = Array.from(document.querySelectorAll(sel)).find((e) => {
+		const r = e.getBoundingClientRect();
+		return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden";
+	});
+	if (!el) return {found: false};
+	el.scrollIntoView({block: "center", inline: "center"});
+	if (focus) {
+		el.focus();
+		if (replace) {
+			el.select();
+		} else {
+			try { el.setSelectionRange(el.value.length, el.value.length); } catch (e) {}
+		}
+	}
+	const r = el.getBoundingClientRect();
+	const x = r.left + r.width / 2, y = r.top + r.height / 2;
+	const hit = document.elementFromPoint(x, y);
+	const covered = (hit && hit !== el && !el.contains(hit)) ? hit.outerHTML.slice(0, 200) : "";
+	return {found: true, x, y, covered};
+})`
+
+// locate waits for a visible element that sel matches and returns where it
+// is on screen.
+func (p *panel) locate(sel string, focus, replace bool) target {
+	p.t.Helper()
+	expr := fmt.Sprintf("%s(%q, %v, %v)", locateJS, sel, focus, replace)
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+		tg, err := chromedp.Run(ctx, chromedp.Evaluate[target](expr))
+		cancel()
+		if err == nil && tg.Found && tg.Covered == "" {
+			return tg
+		}
+		if time.Now().After(deadline) || p.ctx.Err() != nil {
+			s, _ := p.state()
+			switch {
+			case err != nil:
+				p.t.Fatalf("look for %s: %v; the page showed:\n%s", sel, err, s)
+			case tg.Found:
+				p.t.Fatalf("%s is covered by %s; the page showed:\n%s", sel, tg.Covered, s)
+			default:
+				p.t.Fatalf("waited %s for a visible %s; the page showed:\n%s", waitTimeout, sel, s)
+			}
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+}
+
+// click clicks the first visible element that sel matches with the mouse,
+// at its centre, as a person does. It finds the element with a script
+// rather than chromedp's DOM queries, which lose track of a document that
+// the back/forward cache restores.
+func (p *panel) click(sel string) {
+	p.t.Helper()
+	tg := p.locate(sel, false, false)
+	p.do("click "+sel, chromedp.MouseClickXY(tg.X, tg.Y))
+}
+
+// typeText types text into the field sel, key by key, at the end of what
+// it holds; with replace the typing replaces what it holds.
 func (p *panel) typeText(sel, text string, replace bool) {
 	p.t.Helper()
-	var steps []chromedp.Action[chromedp.Void]
-	steps = append(steps, chromedp.WaitVisible(chromedp.CSS(sel)))
-	if replace {
-		steps = append(steps, chromedp.Evaluate[chromedp.Void](
-			fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.focus(); el.select(); })()`, sel)))
-	}
-	steps = append(steps, chromedp.SendKeys(chromedp.CSS(sel), text))
-	p.do(fmt.Sprintf("type %q into %s", text, sel), steps...)
+	p.locate(sel, true, replace)
+	p.do(fmt.Sprintf("type %q into %s", text, sel), chromedp.KeyEvent(text))
 }
 
 // setMarker puts a value on window; it survives htmx swaps and pushed
@@ -541,7 +684,23 @@ func (p *panel) screenshot(step string) {
 	p.shotStep++
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// Right after a navigation commits, the page can have no size yet
+	// ("Cannot take screenshot with 0 width"): wait for the load to
+	// finish, and try again while the page settles.
+	var buf []byte
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](
+			`document.readyState === "complete" && document.documentElement.scrollWidth > 0`,
+			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout)))
+		if err == nil {
+			buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		}
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", step, err)
 	}
@@ -569,18 +728,20 @@ func (p *panel) fillLogin(email, password string) {
 	p.click(`form[data-testid="login-form"] button[type="submit"][data-testid="login-submit"]`)
 }
 
-// navLinks returns the nav's links as text → path.
-func (p *panel) navLinks() map[string]string {
+// navLink is one link of the nav, as a person reads it.
+type navLink struct {
+	Text string `json:"text"`
+	Path string `json:"path"`
+}
+
+// navLinks returns the links of the nav.
+func (p *panel) navLinks() []navLink {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
-	links, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
-		const out = {};
-		for (const a of document.querySelectorAll('nav[data-testid="nav"] a')) {
-			out[a.textContent.replace(/\s+/g, " ").trim()] = new URL(a.href, location.href).pathname;
-		}
-		return out;
-	})()`))
+	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]navLink](`Array.from(
+		document.querySelectorAll('nav[data-testid="nav"] a'),
+		(a) => ({text: a.textContent.replace(/\s+/g, " ").trim(), path: new URL(a.href, location.href).pathname}))`))
 	if err != nil {
 		p.t.Fatalf("read the nav: %v", err)
 	}
@@ -600,7 +761,9 @@ func sameIDs(got, want []string) bool {
 	return true
 }
 
-var nonDigits = regexp.MustCompile(`\D+`)
-
-// digits keeps the digits of a number as displayed ("1,234" → "1234").
-func digits(s string) string { return nonDigits.ReplaceAllString(s, "") }
+// showsNumber reports whether text shows n as a number of its own, not as
+// part of a longer one.
+func showsNumber(text string, n int64) bool {
+	re := regexp.MustCompile(`(^|[^\d,])` + strconv.FormatInt(n, 10) + `($|[^\d,])`)
+	return re.MatchString(text)
+}
