@@ -251,19 +251,19 @@ func (b *browser) cookie(name string) *http.Cookie {
 	return nil
 }
 
-// csrf returns the token a page's forms carry, visiting the sign-in page
-// first when the jar has none yet.
+// csrf returns the token a page's forms carry, visiting a page first when
+// the jar has none yet (a sign-in renews it).
 func (b *browser) csrf() string {
 	b.t.Helper()
 	if c := b.cookie(csrfCookieName); c != nil {
 		return c.Value
 	}
 	pg := b.get("/login")
-	tok, _ := pg.doc.Find(`input[name="_csrf"]`).Attr("value")
-	if tok == "" {
-		b.t.Fatalf("no CSRF token on /login (status %d)", pg.status)
+	if c := b.cookie(csrfCookieName); c != nil {
+		return c.Value
 	}
-	return tok
+	b.t.Fatalf("no CSRF cookie after GET /login (status %d)", pg.status)
+	return ""
 }
 
 // signIn signs in and checks that it worked.
