@@ -17,9 +17,15 @@ func TestCreateUser(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := sysCtx()
+	admin := staff(t, s, "admin@example.com", "admin")
+	// CreateUser's audit row and its user_created event are checked here
+	// rather than in audit_test.go and events_test.go: each call costs a
+	// bcrypt hash, seconds under the race detector, so the package makes few.
+	events := &recorder{}
+	s.On(db.EventUserCreated, func(d db.EventData) { events.add(d, describe(s, d.UserID)) })
 
 	t.Run("OK", func(t *testing.T) {
-		u, err := s.CreateUser(ctx, db.NewUser{
+		u, err := s.CreateUser(asUser(admin), db.NewUser{
 			Email: "  Ann.Lee@Example.com ", Name: " Ann Lee ", Password: "a perfectly fine pass",
 			EmailVerified: true, Roles: []string{"support", "manager", "support"},
 		})
@@ -32,16 +38,49 @@ func TestCreateUser(t *testing.T) {
 		if got := strings.Join(u.Roles, ","); got != "manager,support" {
 			t.Fatalf("roles = %q, want manager,support", got)
 		}
-		var hash string
-		if err := s.DB().Get(&hash, `SELECT password_hash FROM users WHERE id = $1`, u.ID); err != nil {
+		var row struct {
+			Hash      string    `db:"password_hash"`
+			CreatedAt time.Time `db:"created_at"`
+		}
+		if err := s.DB().Get(&row, `SELECT password_hash, created_at FROM users WHERE id = $1`, u.ID); err != nil {
 			t.Fatal(err)
 		}
-		if hash == "a perfectly fine pass" || bcrypt.CompareHashAndPassword([]byte(hash), []byte("a perfectly fine pass")) != nil {
-			t.Fatalf("stored password is not a bcrypt hash of the password: %q", hash)
+		if bcrypt.CompareHashAndPassword([]byte(row.Hash), []byte("a perfectly fine pass")) != nil {
+			t.Fatalf("stored password is not a bcrypt hash of the password: %q", row.Hash)
+		}
+		if cost, err := bcrypt.Cost([]byte(row.Hash)); err != nil || cost < 10 {
+			t.Fatalf("bcrypt cost %d (%v): too cheap to guess against", cost, err)
 		}
 		got, err := s.GetUser(ctx, u.ID)
 		if err != nil || got.Email != u.Email || !got.HasPassword {
 			t.Fatalf("GetUser after create = %+v, %v", got, err)
+		}
+
+		audits := auditRows(t, s)
+		if len(audits) != 1 {
+			t.Fatalf("%d audit rows, want 1", len(audits))
+		}
+		e := audits[0]
+		if e.Action != db.ActionCreate || e.ActorID == nil || *e.ActorID != admin.ID || e.ActorEmail != admin.Email ||
+			e.TargetID == nil || *e.TargetID != u.ID || e.TargetEmail != u.Email {
+			t.Fatalf("create audit row = %+v", e)
+		}
+		// now() is the transaction's start: equal times mean the user and
+		// its audit row were written by the same transaction.
+		if !e.At.Equal(row.CreatedAt) {
+			t.Fatalf("audit row at %v, user created at %v: not one transaction", e.At, row.CreatedAt)
+		}
+		if d := e.DetailsMap(); d["name"] != "Ann Lee" || !sameStrings(d["roles"], "manager", "support") || d["email_verified"] != true {
+			t.Fatalf("create audit details = %v", d)
+		}
+
+		evs, seen := events.take()
+		if len(evs) != 1 || evs[0].Event != db.EventUserCreated || evs[0].UserID != u.ID || evs[0].Email != u.Email ||
+			evs[0].Actor.Email != admin.Email {
+			t.Fatalf("events = %+v, want one user_created for %s", evs, u.Email)
+		}
+		if seen[0] != "name=Ann Lee banned=false roles=manager,support" {
+			t.Fatalf("the user_created handler saw %q: it ran before the commit", seen[0])
 		}
 	})
 
@@ -56,6 +95,9 @@ func TestCreateUser(t *testing.T) {
 		}
 		if n := len(auditRows(t, s)); n != audits {
 			t.Fatalf("a refused duplicate wrote %d audit rows", n-audits)
+		}
+		if evs, _ := events.take(); len(evs) != 0 {
+			t.Fatalf("a rolled-back CreateUser fired %+v", evs)
 		}
 	})
 
