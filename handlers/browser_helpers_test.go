@@ -42,7 +42,9 @@ const (
 	// test instead of hanging CI.
 	testTimeout = 60 * time.Second
 	// waitTimeout bounds one wait for the page to reach an expected state.
-	waitTimeout = 10 * time.Second
+	// It is generous because a sign-in pays for bcrypt, which is slow under
+	// -race on a busy CI machine.
+	waitTimeout = 20 * time.Second
 
 	adminEmail    = "root.admin@userpanel.test"
 	adminName     = "Root Admin"
@@ -645,6 +647,14 @@ func (p *panel) typeText(sel, text string, replace bool) {
 	p.do(fmt.Sprintf("type %q into %s", text, sel), chromedp.KeyEvent(text))
 }
 
+// choose picks the option labelled label in the select sel from the
+// keyboard, as a person does: focus the select and type the label.
+func (p *panel) choose(sel, label string) {
+	p.t.Helper()
+	p.locate(sel, true, false)
+	p.do(fmt.Sprintf("choose %q in %s", label, sel), chromedp.KeyEvent(label))
+}
+
 // setMarker puts a value on window; it survives htmx swaps and pushed
 // URLs, and a full page load loses it.
 func (p *panel) setMarker(v int) {
@@ -670,6 +680,15 @@ func (p *panel) back() string {
 		p.t.Fatalf("go back: %v", err)
 	}
 	return prev.URL
+}
+
+// front brings the tab to the front, as a person switching to it does: a
+// background tab gets throttled timers and no animation frames.
+func (p *panel) front() {
+	p.t.Helper()
+	if _, err := chromedp.Call(p.ctx, page.BringToFront, cdp.Empty{}); err != nil {
+		p.t.Fatalf("bring the tab to the front: %v", err)
+	}
 }
 
 // reload reloads the page as the reload button does, and waits for it.

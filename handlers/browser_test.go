@@ -151,6 +151,20 @@ func TestBrowserLiveSearch(t *testing.T) {
 		return s.Empty && len(s.IDs) == 0 && s.query("q") == "xqzw"
 	})
 	p.screenshot("no_match")
+
+	// Clear the search and filter on bans instead, from the select.
+	yes := true
+	want, _ = p.expectPage(db.ListParams{Filter: db.Filter{Banned: &yes}})
+	p.setMarker(43)
+	p.typeText(`input[name="q"][data-testid="search"]`, "\b", true)
+	p.choose(`form[data-testid="filters"] select[name="banned"]`, "Yes")
+	s = p.waitFor("the banned users", func(s pageState) bool {
+		return sameIDs(s.IDs, want) && s.query("q") == "" && s.query("banned") != ""
+	})
+	if s.Marker == nil || *s.Marker != 43 {
+		t.Errorf("the filters reloaded the whole page; they should swap the table only")
+	}
+	p.screenshot("banned")
 	p.noPageErrors()
 }
 
@@ -378,6 +392,8 @@ func TestBrowserSignOut(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-testid="user-row"]`))); err != nil {
 		t.Fatalf("open /users in a second tab: %v", err)
 	}
+	stale := &panel{t: t, ctx: octx, tab: other, base: p.base}
+	p.front()
 
 	p.screenshot("users")
 	p.click(`button[data-testid="logout"]`)
@@ -397,7 +413,7 @@ func TestBrowserSignOut(t *testing.T) {
 
 	// The tab left open on /users: its next search must lead to the login
 	// page, not paste the login form into the table.
-	stale := &panel{t: t, ctx: octx, tab: other, base: p.base}
+	stale.front()
 	stale.typeText(`input[name="q"][data-testid="search"]`, "Zep", false)
 	s = stale.waitFor("the stale tab to go to the login page", func(s pageState) bool {
 		return s.path() == "/login" && s.LoginForm && !s.HasTable
