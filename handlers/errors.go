@@ -24,6 +24,16 @@ var errBadCSRF = echo.NewHTTPError(http.StatusForbidden, "invalid csrf token")
 // is not an error of ours and is not logged as one.
 const statusClientClosed = 499
 
+// statusFor is the status of a failed request: a request whose client went
+// away (an htmx search replaced by the next keystroke) is not our error,
+// whatever the database driver made of the cancellation.
+func statusFor(c echo.Context, err error) int {
+	if errors.Is(c.Request().Context().Err(), context.Canceled) {
+		return statusClientClosed
+	}
+	return statusOf(err)
+}
+
 // statusOf maps an error to the status the browser gets.
 func statusOf(err error) int {
 	var he *echo.HTTPError
@@ -52,7 +62,7 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status := statusOf(err)
+	status := statusFor(c, err)
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
 	if status >= 500 {
 		attrs := []any{slog.Any("err", err), slog.Int("status", status), slog.String("method", c.Request().Method),
@@ -70,6 +80,11 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
+	}
+	if status == http.StatusForbidden && wantsFragment(c) {
+		// htmx does not swap an error answer; reloading shows the 403 page
+		// (a role removed since the page was loaded).
+		c.Response().Header().Set("HX-Refresh", "true")
 	}
 	heading, message := describe(status, err)
 	page := views.ErrorPage{Chrome: h.chrome(c, heading), Status: status, Heading: heading, Message: message}

@@ -88,7 +88,7 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 			if c.Response().Committed {
 				return c.Response().Status
 			}
-			return statusOf(err)
+			return statusFor(c, err)
 		},
 	}.ToMiddleware()
 	if err != nil {

@@ -2,8 +2,12 @@ package handlers
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -148,5 +152,27 @@ func TestMetricsAndLogs(t *testing.T) {
 	}
 	if !found {
 		t.Error("no log line for the user page")
+	}
+}
+
+// A request whose client went away (an htmx search replaced by the next
+// keystroke) is not a server error, whatever the driver reports.
+func TestCancelledRequestIsNotAnError(t *testing.T) {
+	t.Parallel()
+	p := newTestPanel(t)
+	e, err := New(p.store, Options{SessionSecret: testSecret, Logger: slog.New(slog.NewJSONHandler(p.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest(http.MethodGet, "/users?q=a", nil).WithContext(ctx)
+	rec := httptest.NewRecorder()
+	e.HTTPErrorHandler(errors.New("pq: canceling statement due to user request"), e.NewContext(req, rec))
+	if rec.Code != statusClientClosed {
+		t.Errorf("status %d, want %d", rec.Code, statusClientClosed)
+	}
+	if strings.Contains(p.logs.String(), "request failed") {
+		t.Error("a cancelled request was logged as a failure")
 	}
 }

@@ -466,6 +466,19 @@ func TestSessionFollowsTheDatabase(t *testing.T) {
 			c.change(t, id)
 			pg := b.get("/users")
 			wantStatus(t, "after", pg, c.want)
+			// The same click from htmx: sent to sign in, or told to reload
+			// so that the 403 page shows.
+			hx := b.get("/users?page=2", "HX-Request", "true", "HX-Current-URL", p.srv.URL+"/users")
+			switch c.want {
+			case http.StatusForbidden:
+				if hx.status != http.StatusForbidden || hx.header.Get("HX-Refresh") != "true" {
+					t.Errorf("htmx after the change: %d, HX-Refresh %q", hx.status, hx.header.Get("HX-Refresh"))
+				}
+			default:
+				if got := hx.header.Get("HX-Redirect"); got != "/login?next=%2Fusers" {
+					t.Errorf("htmx after the change: HX-Redirect %q", got)
+				}
+			}
 			if c.want == http.StatusSeeOther {
 				if loc := pg.header.Get("Location"); loc != "/login?next=%2Fusers" {
 					t.Errorf("Location %q", loc)
