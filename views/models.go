@@ -1,7 +1,7 @@
 // Package views holds the panel's templ components. Every component takes a
-// view-model from this file, built by a handler: views never see a database
-// handle, a request or a db type, so that what a page shows is decided in
-// one place.
+// view-model defined in this file and built by a handler: views never see a
+// database handle, a request or a db type, so that what a page shows is
+// decided in one place.
 package views
 
 import "time"
