@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/lib/pq"
@@ -421,6 +422,8 @@ type pageState struct {
 	UserTitle   string            `json:"userTitle"`
 	StatTotal   string            `json:"statTotal"`
 	Marker      *int              `json:"marker"`
+	// Loading is whether the loading indicator shows; nil without one.
+	Loading *bool `json:"loading"`
 }
 
 // stateJS reads pageState from the document, through the data-testid
@@ -459,6 +462,12 @@ const stateJS = `(() => {
 		userTitle: text(q('h1[data-testid="user-title"]')),
 		statTotal: (q('[data-testid="stat-total"]') || {innerText: ""}).innerText.replace(/\s+/g, " ").trim(),
 		marker: (typeof window.__marker === "number") ? window.__marker : null,
+		loading: (() => {
+			const l = q('[data-testid="loading"]');
+			if (!l) return null;
+			const r = l.getBoundingClientRect(), cs = getComputedStyle(l);
+			return r.width > 0 && r.height > 0 && cs.visibility !== "hidden" && Number(cs.opacity) > 0;
+		})(),
 	};
 })()`
 
@@ -490,6 +499,9 @@ func (s pageState) String() string {
 	}
 	if s.Marker != nil {
 		fmt.Fprintf(&b, "  window.__marker = %d\n", *s.Marker)
+	}
+	if s.Loading != nil && *s.Loading {
+		fmt.Fprintf(&b, "  the loading indicator shows\n")
 	}
 	return b.String()
 }
@@ -653,6 +665,18 @@ func (p *panel) choose(sel, label string) {
 	p.t.Helper()
 	p.locate(sel, true, false)
 	p.do(fmt.Sprintf("choose %q in %s", label, sel), chromedp.KeyEvent(label))
+}
+
+// paste puts text into the field sel in one go, replacing what it holds,
+// as pasting from the clipboard does.
+func (p *panel) paste(sel, text string) {
+	p.t.Helper()
+	p.locate(sel, true, true)
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text}); err != nil {
+		p.t.Fatalf("paste into %s: %v", sel, err)
+	}
 }
 
 // setMarker puts a value on window; it survives htmx swaps and pushed

@@ -33,6 +33,7 @@ import (
 func TestBrowserSignIn(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "signin")
+
 	// Not signed in: the users page sends the visitor to the login page.
 	p.open("/users")
 	s := p.waitFor("the login page", func(s pageState) bool { return s.LoginForm })
@@ -127,6 +128,9 @@ func TestBrowserLiveSearch(t *testing.T) {
 	p.waitFor("the range to say of "+strconv.FormatInt(total, 10), func(s pageState) bool {
 		return strings.HasSuffix(strings.TrimSpace(s.Range), "of "+strconv.FormatInt(total, 10))
 	})
+	p.waitFor("the loading indicator to hide once the results are in", func(s pageState) bool {
+		return s.Loading != nil && !*s.Loading
+	})
 	p.screenshot("results")
 
 	// A result opens the user's page; back returns to the same results.
@@ -165,6 +169,24 @@ func TestBrowserLiveSearch(t *testing.T) {
 		t.Errorf("the filters reloaded the whole page; they should swap the table only")
 	}
 	p.screenshot("banned")
+
+	// A search longer than the panel takes (200 characters), pasted: the
+	// page says what is wrong, or the box never takes that much; never a
+	// server error, never a database message, and the table stays usable.
+	long := strings.Repeat("ab", 101)
+	p.paste(`input[name="q"][data-testid="search"]`, long)
+	s = p.waitFor("an answer to a 202-character search", func(s pageState) bool {
+		return s.TableError != "" || (s.Search != nil && len(*s.Search) <= 200 && s.Empty)
+	})
+	for _, leak := range []string{"pq:", "SQL", "db:", "sqlx", "panic", "goroutine"} {
+		if strings.Contains(s.TableError, leak) {
+			t.Errorf("the error shown for a long search leaks internals (%q): %q", leak, s.TableError)
+		}
+	}
+	if s.Marker == nil || *s.Marker != 43 {
+		t.Errorf("a long search reloaded the whole page")
+	}
+	p.screenshot("long_search")
 	p.noPageErrors()
 }
 
