@@ -88,10 +88,11 @@ func (h *Handler) startSession(c echo.Context, u *db.User) error {
 	return nil
 }
 
-// endSession removes the session and CSRF cookies.
+// endSession removes the session cookie. The CSRF cookie stays: the page
+// being rendered may carry its token in a form (the sign-in form, after a
+// session that no longer holds).
 func (h *Handler) endSession(c echo.Context) {
 	h.expireCookie(c, sessionName)
-	h.expireCookie(c, csrfCookieName)
 }
 
 func (h *Handler) expireCookie(c echo.Context, name string) {
@@ -206,6 +207,7 @@ func (h *Handler) login(c echo.Context) error {
 // cannot sign a staff member out.
 func (h *Handler) logout(c echo.Context) error {
 	h.endSession(c)
+	h.expireCookie(c, csrfCookieName)
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 

@@ -315,6 +315,20 @@ func TestSignIn(t *testing.T) {
 		}
 	})
 
+	// A session that no longer holds (here: signed out everywhere) ends on
+	// the sign-in page itself, and that page's form still works.
+	t.Run("StaleSessionOnLoginPage", func(t *testing.T) {
+		b := p.signedIn(expiredEmail)
+		if _, err := p.store.RevokeSessions(asActor(), s.expired); err != nil {
+			t.Fatal(err)
+		}
+		form := b.get("/login")
+		wantStatus(t, "GET /login with a stale session", form, http.StatusOK)
+		tok := form.doc.Find(`input[name="_csrf"]`).AttrOr("value", "")
+		pg := b.post("/login", url.Values{"email": {expiredEmail}, "password": {testPassword}, "_csrf": {tok}})
+		wantStatus(t, "sign in again", pg, http.StatusSeeOther)
+	})
+
 	t.Run("Logout", func(t *testing.T) {
 		b := p.signedIn(supportEmail)
 		pg := b.get("/users")
