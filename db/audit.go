@@ -136,6 +136,11 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
 	if f.Offset < 0 {
 		f.Offset = 0
 	}
+	for field, v := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target} {
+		if !validText(v) {
+			return AuditPage{}, invalid(field, "is not valid text")
+		}
+	}
 	var where []string
 	var args []any
 	add := func(cond string, arg any) {

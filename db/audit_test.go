@@ -263,6 +263,17 @@ func TestListAudit(t *testing.T) {
 		}
 	})
 
+	t.Run("InvalidText", func(t *testing.T) {
+		for field, f := range map[string]db.AuditFilter{
+			"actor":  {Actor: "alice\x00"},
+			"action": {Action: "user.ban\xff"},
+			"target": {Target: "\x00"},
+		} {
+			_, err := s.ListAudit(ctx, f)
+			wantValidation(t, err, field)
+		}
+	})
+
 	t.Run("Fields", func(t *testing.T) {
 		p, err := s.ListAudit(ctx, db.AuditFilter{Limit: 1})
 		if err != nil {

@@ -25,6 +25,8 @@ func (s *Store) BanUser(ctx context.Context, id, reason string, until *time.Time
 	switch {
 	case reason == "":
 		return invalid("reason", "is required")
+	case !validText(reason):
+		return invalid("reason", "is not valid text")
 	case utf8.RuneCountInString(reason) > MaxBanReasonLen:
 		return invalid("reason", fmt.Sprintf("is longer than %d characters", MaxBanReasonLen))
 	case until != nil && !until.After(s.now()):

@@ -147,6 +147,8 @@ func TestBanUser(t *testing.T) {
 		{"ReasonRequired", "", nil, "reason"},
 		{"ReasonBlank", " \t ", nil, "reason"},
 		{"ReasonTooLong", strings.Repeat("x", db.MaxBanReasonLen+1), nil, "reason"},
+		{"ReasonWithNul", "spam\x00", nil, "reason"},
+		{"ReasonNotUTF8", "spam \xff", nil, "reason"},
 		{"UntilInThePast", "spam", ptr(time.Now().Add(-time.Minute)), "until"},
 	}
 	for _, c := range refusals {

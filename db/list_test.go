@@ -307,6 +307,10 @@ func TestListUsers(t *testing.T) {
 		wantValidation(t, err, "q")
 		_, err = s.ListUsers(ctx, db.ListParams{Filter: db.Filter{Query: "nul\x00byte"}})
 		wantValidation(t, err, "q")
+		_, err = s.ListUsers(ctx, db.ListParams{Filter: db.Filter{Role: "admin\x00"}})
+		wantValidation(t, err, "role")
+		_, err = s.CountUsers(ctx, db.Filter{Role: "\xff"})
+		wantValidation(t, err, "role")
 	})
 
 	t.Run("Limit", func(t *testing.T) {

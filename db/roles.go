@@ -33,6 +33,11 @@ func roleIDsOf(ctx context.Context, q sqlx.QueryerContext, names []string) ([]in
 	if len(names) == 0 {
 		return []int{}, nil
 	}
+	for _, n := range names {
+		if !validText(n) {
+			return nil, invalid("roles", fmt.Sprintf("unknown role %q", n))
+		}
+	}
 	var found []Role
 	if err := sqlx.SelectContext(ctx, q, &found, `SELECT id, name, description FROM roles WHERE name = ANY($1)`,
 		pq.Array(names)); err != nil {

@@ -96,6 +96,8 @@ func TestSetRoles(t *testing.T) {
 		before := usersSnapshot(t, s)
 		audits := len(auditRows(t, s))
 		wantValidation(t, s.SetRoles(ctx, u.ID, []string{"manager", "root"}), "roles")
+		wantValidation(t, s.SetRoles(ctx, u.ID, []string{"manager", "admin\x00"}), "roles")
+		wantValidation(t, s.SetRoles(ctx, u.ID, []string{"\xff"}), "roles")
 		if usersSnapshot(t, s) != before || len(auditRows(t, s)) != audits {
 			t.Fatalf("a refused role change changed something")
 		}

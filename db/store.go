@@ -11,8 +11,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -115,6 +117,14 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sqlx.Tx, ev *pending) er
 func isUniqueViolation(err error) bool {
 	var pqErr *pq.Error
 	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+}
+
+// validText reports whether PostgreSQL can hold s as text: valid UTF-8 with
+// no NUL byte. Anything else makes the server refuse the whole statement, so
+// input is checked with this first and refused as input, never as a
+// database error (a 500).
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // validID reports whether id looks like a UUID, so that a malformed id is

@@ -165,10 +165,13 @@ func (f *Filter) normalize() error {
 	if utf8.RuneCountInString(f.Query) > maxQueryLen {
 		return invalid("q", fmt.Sprintf("search text is longer than %d characters", maxQueryLen))
 	}
-	if !utf8.ValidString(f.Query) || strings.ContainsRune(f.Query, 0) {
+	if !validText(f.Query) {
 		return invalid("q", "search text is not valid text")
 	}
 	f.Role = strings.TrimSpace(f.Role)
+	if !validText(f.Role) {
+		return invalid("role", "is not valid text")
+	}
 	return nil
 }
 
@@ -353,6 +356,9 @@ func (s *Store) LoadUser(ctx context.Context, id string) (*User, error) {
 
 // GetUserByEmail finds a user by email, whatever its case.
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (*User, error) {
+	if !validText(email) {
+		return nil, ErrNotFound
+	}
 	var u User
 	err := s.db.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u WHERE lower(u.email) = lower($1)`,
 		strings.TrimSpace(email))
@@ -654,6 +660,11 @@ var dummyHash = sync.OnceValue(func() []byte {
 // banned account and an account without a staff role all get
 // ErrInvalidCredentials. On success it records last_login_at and an audit row.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	if !validText(email) {
+		// No account has such an address; the database would refuse the
+		// query itself, and a sign-in form must not answer with a 500.
+		return nil, ErrInvalidCredentials
+	}
 	var row struct {
 		ID   string         `db:"id"`
 		Hash sql.NullString `db:"password_hash"`
