@@ -361,11 +361,13 @@ func seedUsers(t *testing.T, store *db.Store) {
 		names = append(names, first+" "+last)
 		emails = append(emails, strings.ToLower(last+"."+first)+"@"+domains[i%len(domains)])
 		verified = append(verified, i%3 != 1)
-		// Spread the sign-ups over weeks, a few hours apart each.
-		created = append(created, now.Add(-time.Duration(i)*5*time.Hour).Format(time.RFC3339Nano))
+		// Spread the sign-ups over weeks, five hours apart; the last sign-in,
+		// if any, comes between the sign-up and now.
+		signup := now.Add(-time.Duration(i) * 5 * time.Hour)
+		created = append(created, signup.Format(time.RFC3339Nano))
 		login := ""
 		if i%5 != 0 {
-			login = now.Add(-time.Duration(i*37%101) * time.Hour).Format(time.RFC3339Nano)
+			login = signup.Add(time.Duration(i*i*7%(5*i)) * time.Hour).Format(time.RFC3339Nano)
 		}
 		logins = append(logins, login)
 		banned = append(banned, i%17 == 0)
