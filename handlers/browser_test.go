@@ -191,7 +191,8 @@ func TestBrowserLiveSearch(t *testing.T) {
 }
 
 // TestBrowserSort: a click on the Email header sorts by email, ascending; a
-// second click flips the order; the header says which way it is sorted.
+// second click flips the order; the header says which way it is sorted. The
+// sorted page then reloads at a phone's width.
 func TestBrowserSort(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "sort")
@@ -205,6 +206,7 @@ func TestBrowserSort(t *testing.T) {
 	p.screenshot("default")
 	p.setMarker(42)
 
+	var last []string
 	for _, order := range []string{db.OrderAsc, db.OrderDesc} {
 		aria := map[string]string{db.OrderAsc: "ascending", db.OrderDesc: "descending"}[order]
 		want, _ := p.expectPage(db.ListParams{SortBy: db.SortEmail, SortOrder: order})
@@ -236,7 +238,11 @@ func TestBrowserSort(t *testing.T) {
 			t.Errorf("sorting reloaded the whole page; the header link should swap the table only")
 		}
 		p.screenshot("email_" + order)
+		last = s.IDs
 	}
+
+	// The same page on a phone.
+	checkNarrowScreen(p, last)
 	p.noPageErrors()
 }
 
@@ -443,16 +449,16 @@ func TestBrowserSignOut(t *testing.T) {
 	p.noPageErrors()
 }
 
-// TestBrowserNarrowScreen: the users page at a phone's width (390 px) keeps
-// the search box and the table usable, and the page itself does not scroll
-// sideways (a wide table may scroll inside its own box).
-func TestBrowserNarrowScreen(t *testing.T) {
-	t.Parallel()
-	p := newPanel(t, "narrow")
-	p.signIn(adminEmail, adminPassword)
+// checkNarrowScreen narrows the window to a phone's width (390 px) and
+// reloads: the same rows come back, the search box is fully on screen, and
+// the page itself does not scroll sideways (a wide table may scroll inside
+// its own box).
+func checkNarrowScreen(p *panel, want []string) {
+	t := p.t
+	t.Helper()
 	p.do("narrow the window to 390 px", chromedp.EmulateViewport(390, 844))
-	p.open("/users")
-	p.waitFor("the users table", func(s pageState) bool { return len(s.IDs) > 0 })
+	p.reload()
+	p.waitFor("the same users at 390 px", func(s pageState) bool { return sameIDs(s.IDs, want) })
 	p.screenshot("users_390")
 
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
@@ -472,7 +478,7 @@ func TestBrowserNarrowScreen(t *testing.T) {
 		};
 	})()`))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("measure the page at 390 px: %v", err)
 	}
 	if l.PageWidth > l.Viewport {
 		t.Errorf("at 390 px the page is %d px wide and scrolls sideways; wide content should scroll in its own box", l.PageWidth)
@@ -480,5 +486,4 @@ func TestBrowserNarrowScreen(t *testing.T) {
 	if !l.SearchShown {
 		t.Errorf("at 390 px the search box is not fully on screen")
 	}
-	p.noPageErrors()
 }
