@@ -314,6 +314,17 @@ func TestBrowserPagingHistory(t *testing.T) {
 	})
 	checkSameState(t, "after reload", s, page2State)
 	p.screenshot("reload_page2")
+
+	// Previous: page 1 of the same search and sort.
+	lp.Offset = 0
+	page1, _ := p.expectPage(lp)
+	p.click(`a[data-testid="page-prev"]`)
+	s = p.waitFor("page 1 after Previous", func(s pageState) bool {
+		return sameIDs(s.IDs, page1) && s.Current == "1"
+	})
+	if s.query("q") != typed || s.query("sort") != "name" || (s.query("page") != "" && s.query("page") != "1") {
+		t.Errorf("the URL after Previous is %s; want page 1 with the search and the sort kept", s.URL)
+	}
 	p.noPageErrors()
 }
 
