@@ -1,0 +1,411 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// ActionSeed is the audit action of a bulk load of demo users.
+const ActionSeed = "users.seed"
+
+// SeedUser is one demo account for SeedUsers. Unlike NewUser it is written
+// as it is, without validation or hashing: the generator is trusted to make
+// valid rows, and a million bcrypt hashes would take hours.
+type SeedUser struct {
+	ID    string
+	Email string
+	Name  string
+	// PasswordHash is a bcrypt hash; empty means an OAuth-only account.
+	PasswordHash  string
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastLoginAt   *time.Time
+	// Ban is nil for a user who was never banned.
+	Ban           *SeedBan
+	Roles         []string
+	Sessions      []SeedSession
+	OAuthAccounts []SeedOAuthAccount
+}
+
+// SeedBan is a ban on record; one whose Until has passed is no longer in force.
+type SeedBan struct {
+	Reason string
+	At     time.Time
+	Until  *time.Time
+}
+
+// SeedSession is one of the application's sessions (a refresh token).
+type SeedSession struct {
+	TokenHash []byte
+	UserAgent string
+	IP        string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// SeedOAuthAccount links a demo user to an identity at an OAuth provider.
+type SeedOAuthAccount struct {
+	Provider       string
+	ProviderUserID string
+	Email          string
+	CreatedAt      time.Time
+}
+
+// SeedOptions tunes SeedUsers.
+type SeedOptions struct {
+	// BatchSize is the number of users per COPY; 0 means 10,000.
+	BatchSize int
+	// Progress, if set, is called after each batch with the number of users
+	// written so far.
+	Progress func(written int)
+	// Details are added to the audit row that sums the load up (the seed,
+	// say).
+	Details map[string]any
+	// Expected is how many users the sequence will yield, if known. A load
+	// of at least rebuildMin users that outnumbers the users already there
+	// drops the tables' secondary indexes and builds them again afterwards,
+	// which is several times faster than updating them row by row; the
+	// tables are then locked until the load commits.
+	Expected int
+}
+
+// rebuildMin is the smallest load that rebuilds the indexes.
+const rebuildMin = 50_000
+
+// seedTables are the tables SeedUsers loads, parents first.
+var seedTables = []string{"users", "user_roles", "refresh_tokens", "oauth_accounts"}
+
+// SeedResult counts what SeedUsers wrote.
+type SeedResult struct {
+	Users         int `json:"users"`
+	Verified      int `json:"verified"`
+	Banned        int `json:"banned"`
+	Staff         int `json:"staff"`
+	Sessions      int `json:"sessions"`
+	OAuthAccounts int `json:"oauth_accounts"`
+}
+
+// SeedUsers bulk-loads users with PostgreSQL's COPY, in one transaction: a
+// failed or cancelled load leaves nothing behind. It writes one audit row for
+// the whole load, as the context's actor, and fires no events (a million
+// user_created events would help nobody).
+func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts SeedOptions) (SeedResult, error) {
+	actor, err := requireActor(ctx)
+	if err != nil {
+		return SeedResult{}, err
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 10_000
+	}
+	var res SeedResult
+	err = s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
+		// The load is one long transaction of our own: a commit that returns
+		// before the WAL is flushed is safe (a crash loses the whole load,
+		// never part of it) and spares the wait.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return fmt.Errorf("db: seed: %w", err)
+		}
+		roleIDs, err := allRoleIDs(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var rebuild []string
+		if opts.Expected >= rebuildMin {
+			total, err := s.count(ctx, Filter{})
+			if err != nil {
+				return err
+			}
+			if int64(opts.Expected) >= total {
+				if rebuild, err = dropSecondaryIndexes(ctx, tx); err != nil {
+					return err
+				}
+			}
+		}
+		for batch := range inBatches(users, opts.BatchSize) {
+			if err := copyBatch(ctx, tx, batch, roleIDs, s.now(), &res); err != nil {
+				return err
+			}
+			if opts.Progress != nil {
+				opts.Progress(res.Users)
+			}
+		}
+		if rebuild != nil {
+			if err := buildIndexes(ctx, tx, rebuild); err != nil {
+				return err
+			}
+		}
+		details := map[string]any{}
+		for k, v := range opts.Details {
+			details[k] = v
+		}
+		details["users"] = res.Users
+		details["verified"] = res.Verified
+		details["banned"] = res.Banned
+		details["staff"] = res.Staff
+		details["sessions"] = res.Sessions
+		details["oauth_accounts"] = res.OAuthAccounts
+		return writeAudit(ctx, tx, actor, ActionSeed, "", "", details)
+	})
+	if err != nil {
+		return SeedResult{}, err
+	}
+	return res, nil
+}
+
+// inBatches groups users into batches of size. The users are made on a
+// goroutine of their own, one batch ahead, so that making them overlaps with
+// the database taking the previous batch in.
+func inBatches(users iter.Seq[SeedUser], size int) iter.Seq[[]SeedUser] {
+	return func(yield func([]SeedUser) bool) {
+		batches := make(chan []SeedUser, 1)
+		stop := make(chan struct{})
+		go func() {
+			defer close(batches)
+			batch := make([]SeedUser, 0, size)
+			for u := range users {
+				batch = append(batch, u)
+				if len(batch) < size {
+					continue
+				}
+				select {
+				case batches <- batch:
+				case <-stop:
+					return
+				}
+				batch = make([]SeedUser, 0, size)
+			}
+			if len(batch) > 0 {
+				select {
+				case batches <- batch:
+				case <-stop:
+				}
+			}
+		}()
+		// Whatever ends the loop, the maker has stopped when we return.
+		defer func() {
+			close(stop)
+			for range batches {
+			}
+		}()
+		for batch := range batches {
+			if !yield(batch) {
+				return
+			}
+		}
+	}
+}
+
+func allRoleIDs(ctx context.Context, tx *sqlx.Tx) (map[string]int, error) {
+	var roles []Role
+	if err := tx.SelectContext(ctx, &roles, `SELECT id, name, description FROM roles`); err != nil {
+		return nil, fmt.Errorf("db: seed: read roles: %w", err)
+	}
+	ids := make(map[string]int, len(roles))
+	for _, r := range roles {
+		ids[r.Name] = r.ID
+	}
+	return ids, nil
+}
+
+// copyBatch writes one batch: the users first, then the rows that point at
+// them, each table with one COPY.
+func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []SeedUser, roleIDs map[string]int, now time.Time, res *SeedResult) error {
+	err := copyRows(ctx, tx, "users", []string{"id", "email", "name", "password_hash", "email_verified",
+		"banned", "ban_reason", "banned_until", "banned_at", "created_at", "updated_at", "last_login_at"},
+		func(row func(...any) error) error {
+			for _, u := range batch {
+				var hash sql.NullString
+				if u.PasswordHash != "" {
+					hash = sql.NullString{String: u.PasswordHash, Valid: true}
+				}
+				var reason sql.NullString
+				var until, at *time.Time
+				if u.Ban != nil {
+					reason = sql.NullString{String: u.Ban.Reason, Valid: true}
+					until, at = u.Ban.Until, &u.Ban.At
+				}
+				if err := row(u.ID, u.Email, u.Name, hash, u.EmailVerified, u.Ban != nil, reason, until, at,
+					u.CreatedAt, u.UpdatedAt, u.LastLoginAt); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	err = copyRows(ctx, tx, "user_roles", []string{"user_id", "role_id", "granted_at"},
+		func(row func(...any) error) error {
+			for _, u := range batch {
+				for _, name := range u.Roles {
+					id, ok := roleIDs[name]
+					if !ok {
+						return invalid("roles", fmt.Sprintf("unknown role %q", name))
+					}
+					if err := row(u.ID, id, u.CreatedAt); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	err = copyRows(ctx, tx, "refresh_tokens", []string{"user_id", "token_hash", "user_agent", "ip",
+		"created_at", "expires_at", "revoked_at"},
+		func(row func(...any) error) error {
+			for _, u := range batch {
+				for _, se := range u.Sessions {
+					var ip sql.NullString
+					if se.IP != "" {
+						ip = sql.NullString{String: se.IP, Valid: true}
+					}
+					if err := row(u.ID, se.TokenHash, se.UserAgent, ip, se.CreatedAt, se.ExpiresAt, se.RevokedAt); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	err = copyRows(ctx, tx, "oauth_accounts", []string{"user_id", "provider", "provider_user_id", "email", "created_at"},
+		func(row func(...any) error) error {
+			for _, u := range batch {
+				for _, o := range u.OAuthAccounts {
+					if err := row(u.ID, o.Provider, o.ProviderUserID, o.Email, o.CreatedAt); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, u := range batch {
+		res.Users++
+		if u.EmailVerified {
+			res.Verified++
+		}
+		if u.Ban != nil && (u.Ban.Until == nil || u.Ban.Until.After(now)) {
+			res.Banned++
+		}
+		if len(u.Roles) > 0 {
+			res.Staff++
+		}
+		res.Sessions += len(u.Sessions)
+		res.OAuthAccounts += len(u.OAuthAccounts)
+	}
+	return nil
+}
+
+// copyRows runs one COPY into table; rows calls row once per row.
+func copyRows(ctx context.Context, tx *sqlx.Tx, table string, columns []string, rows func(row func(...any) error) error) error {
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, columns...))
+	if err != nil {
+		return fmt.Errorf("db: seed: copy into %s: %w", table, err)
+	}
+	defer stmt.Close()
+	err = rows(func(values ...any) error {
+		_, err := stmt.ExecContext(ctx, values...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("db: seed: copy into %s: %w", table, err)
+	}
+	// The call without values ends the COPY and reports its errors.
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("db: seed: copy into %s: %w (was this seed loaded into this database already?)", table, err)
+		}
+		return fmt.Errorf("db: seed: copy into %s: %w", table, err)
+	}
+	if err := stmt.Close(); err != nil {
+		return fmt.Errorf("db: seed: copy into %s: %w", table, err)
+	}
+	return nil
+}
+
+// dropSecondaryIndexes drops the indexes of the seeded tables that back no
+// constraint (the primary keys and unique constraints stay, and with them the
+// foreign keys), and returns the statements that create them again.
+func dropSecondaryIndexes(ctx context.Context, tx *sqlx.Tx) ([]string, error) {
+	var indexes []struct {
+		Name string `db:"name"`
+		Def  string `db:"def"`
+	}
+	err := tx.SelectContext(ctx, &indexes, `SELECT i.indexrelid::regclass::text AS name,
+			pg_get_indexdef(i.indexrelid) AS def
+		FROM pg_index i
+		WHERE i.indrelid = ANY($1::text[]::regclass[])
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+		ORDER BY 1`, pq.Array(seedTables))
+	if err != nil {
+		return nil, fmt.Errorf("db: seed: read indexes: %w", err)
+	}
+	defs := make([]string, 0, len(indexes))
+	for _, ix := range indexes {
+		// The name comes from the catalog, quoted by regclass as needed.
+		if _, err := tx.ExecContext(ctx, `DROP INDEX `+ix.Name); err != nil {
+			return nil, fmt.Errorf("db: seed: drop index %s: %w", ix.Name, err)
+		}
+		defs = append(defs, ix.Def)
+	}
+	return defs, nil
+}
+
+// buildIndexes runs the CREATE INDEX statements dropSecondaryIndexes
+// returned, then refreshes the planner's statistics of the loaded tables.
+func buildIndexes(ctx context.Context, tx *sqlx.Tx, defs []string) error {
+	// Index builds sort in memory up to maintenance_work_mem; the trigram
+	// indexes of a million users build fastest with a few hundred MB.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
+		return fmt.Errorf("db: seed: %w", err)
+	}
+	for _, def := range defs {
+		if _, err := tx.ExecContext(ctx, def); err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("db: seed: %w", ErrUserAlreadyExists)
+			}
+			return fmt.Errorf("db: seed: %s: %w", def, err)
+		}
+	}
+	for _, table := range seedTables {
+		if _, err := tx.ExecContext(ctx, `ANALYZE `+table); err != nil {
+			return fmt.Errorf("db: seed: analyze %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// EachEmail calls fn with the lower-cased email of every user, so that a
+// generator of demo users can steer clear of the addresses in use.
+func (s *Store) EachEmail(ctx context.Context, fn func(email string)) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT lower(email) FROM users`)
+	if err != nil {
+		return fmt.Errorf("db: read emails: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var email string
+		if err := rows.Scan(&email); err != nil {
+			return fmt.Errorf("db: read emails: %w", err)
+		}
+		fn(email)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("db: read emails: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+// Package cli is userpanel's command line: serve the panel, migrate the
+// schema, create users, ensure the first admin and seed demo users. Every
+// command is a client of db.Store, like the panel itself.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"userpanel/db"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// App is the command line with its surroundings, so that tests run it in
+// process with their own input, output and environment.
+type App struct {
+	// Schema is the text of schema.sql.
+	Schema string
+	// Static holds the files the panel serves under /static/.
+	Static fs.FS
+
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+
+	// onListen, if set, hears the address serve listens on (tests use port 0).
+	onListen func(net.Addr)
+}
+
+// command is one subcommand: its name, one line for the overview, and the
+// function that parses its arguments and runs it.
+type command struct {
+	name    string
+	summary string
+	run     func(a *App, ctx context.Context, args []string) error
+}
+
+var commands = []command{
+	{"serve", "serve the admin panel over HTTP", (*App).serve},
+	{"migrate", "apply schema.sql to the database", (*App).migrate},
+	{"create-user", "create a user; the password is read from standard input or a prompt", (*App).createUser},
+	{"ensure-admin", "make sure an admin exists (used by `make run`)", (*App).ensureAdmin},
+	{"seed", "load realistic demo users, fast", (*App).seed},
+}
+
+// Run runs the command line args (without the program name) and returns
+// the exit status: 0 on success, 1 when the command failed, 2 for a usage
+// error.
+func (a *App) Run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		a.usage(a.Stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		a.usage(a.Stdout)
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			a.usage(a.Stdout)
+			return exitOK
+		}
+		// "help serve" is "serve --help".
+		name, args = args[1], []string{args[1], "--help"}
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return a.report(name, c.run(a, ctx, args[1:]))
+		}
+	}
+	fmt.Fprintf(a.Stderr, "userpanel: unknown command %q\n\n", name)
+	a.usage(a.Stderr)
+	return exitUsage
+}
+
+func (a *App) usage(w io.Writer) {
+	fmt.Fprint(w, "userpanel is an admin panel for the users of an application, kept in PostgreSQL.\n\n")
+	fmt.Fprint(w, "Usage:\n  userpanel <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun `userpanel <command> --help` for a command's flags.\n")
+}
+
+// report turns a command's error into a message and an exit status.
+func (a *App) report(name string, err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(a.Stderr, "userpanel %s: %s\nRun `userpanel %s --help` for usage.\n", name, ue.msg, name)
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(a.Stderr, "userpanel %s: interrupted\n", name)
+		return exitError
+	}
+	fmt.Fprintf(a.Stderr, "userpanel %s: %s\n", name, message(err))
+	return exitError
+}
+
+// message says what went wrong as a person would want to read it: a
+// refused field names the field, a known condition is its sentence.
+func message(err error) string {
+	var ve *db.ValidationError
+	if errors.As(err, &ve) {
+		return fmt.Sprintf("invalid %s: %s", ve.Field, ve.Reason)
+	}
+	return err.Error()
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func (a *App) getenv(key string) string {
+	if a.Getenv != nil {
+		return a.Getenv(key)
+	}
+	return os.Getenv(key)
+}
+
+// newFlagSet makes a command's flag set whose --help prints the command's
+// synopsis, description and flags on standard output.
+func (a *App) newFlagSet(name, synopsis, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		w := a.Stdout
+		fmt.Fprintf(w, "Usage: userpanel %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(description))
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses args, then fills each flag the command line left unset from
+// its environment variable (pairs of flag name and variable name). Extra
+// arguments are a usage error.
+func (a *App) parse(fs *flag.FlagSet, args []string, envPairs ...string) error {
+	// The flag package prints the usage on every parse error; we print it
+	// only when asked, and a short hint otherwise.
+	help := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = help
+	if errors.Is(err, flag.ErrHelp) {
+		help()
+		return err
+	}
+	if err != nil {
+		return usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for i := 0; i+1 < len(envPairs); i += 2 {
+		name, env := envPairs[i], envPairs[i+1]
+		if v := a.getenv(env); v != "" && !set[name] {
+			if err := fs.Set(name, v); err != nil {
+				return usageErrorf("%s=%q: %v", env, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// databaseURLFlag adds the --database-url flag every command that reaches
+// the database has.
+func databaseURLFlag(fs *flag.FlagSet) *string {
+	return fs.String("database-url", "", "PostgreSQL `URL`, e.g. postgres://user:pass@host:5432/userpanel (env DATABASE_URL)")
+}
+
+// openStore connects to the database, saying which one (without its
+// password) when it cannot.
+func openStore(ctx context.Context, rawURL string) (*db.Store, error) {
+	if rawURL == "" {
+		return nil, usageErrorf("no database: set DATABASE_URL or pass --database-url")
+	}
+	store, err := db.Open(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("cannot use the database at %s: %w", redact(rawURL), err)
+	}
+	return store, nil
+}
+
+// redact hides the password of a database URL.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	return u.Redacted()
+}
+
+// isTerminal reports whether f is an *os.File on a terminal.
+func isTerminal(f any) (int, bool) {
+	file, ok := f.(*os.File)
+	if !ok {
+		return 0, false
+	}
+	fd := int(file.Fd())
+	return fd, term.IsTerminal(fd)
+}
