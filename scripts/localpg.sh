@@ -5,6 +5,7 @@
 #   scripts/localpg.sh [DBNAME]  start the cluster if needed, create DBNAME
 #                                (default: userpanel) if missing, print its URL
 #   scripts/localpg.sh stop      stop the cluster
+#   scripts/localpg.sh status    exit 0 if the cluster is running
 #
 # The cluster lives in .data/pg (git-ignored) and is reused by every run. It
 # listens on 127.0.0.1 only, on a port derived from the repository's path so
@@ -180,9 +181,14 @@ stop() {
 	fi
 }
 
+running() {
+	[ -f "$pgdata/PG_VERSION" ] && as_owner "$(find_bin)/pg_ctl" -D "$pgdata" status >/dev/null 2>&1
+}
+
 case "${1:-}" in
 stop) stop ;;
--h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0" ;;
+status) running ;;
+-h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0" ;;
 *)
 	[[ "${1:-userpanel}" =~ ^[a-z_][a-z0-9_]*$ ]] || die "a database name is lower-case letters, digits and _: got '$1'"
 	start "${1:-}"

@@ -198,7 +198,8 @@ there are admins, their emails are listed.`)
 			for i, u := range admins.Users {
 				emails[i] = u.Email
 			}
-			fmt.Fprintf(a.Stdout, "Admins: %s. Sign in at %s; an admin's password was printed when it was created.\n",
+			fmt.Fprintf(a.Stdout, "Admins: %s. Sign in at %s with the password printed when the admin was created.\n"+
+				"Lost it? Make another admin: userpanel create-user --email you@example.com --role admin\n",
 				strings.Join(emails, ", "), loginURL)
 			if password != "" {
 				fmt.Fprintln(a.Stdout, "ADMIN_PASSWORD is ignored without ADMIN_EMAIL while admins exist.")

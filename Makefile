@@ -1,0 +1,94 @@
+# userpanel: `make run` to try the panel, `make test` to test it.
+#
+# Without DATABASE_URL (run) or TEST_DATABASE_URL (test), both use the
+# project's own PostgreSQL cluster in .data/pg (scripts/localpg.sh), never a
+# server that happens to be running on the machine.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+GO ?= go
+BIN := userpanel
+VENDOR := static/vendor/htmx.min.js static/vendor/pico.min.css
+
+.PHONY: help run test check generate assets build chromium db db-stop clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
+
+run: build ## build, start the local database, ensure an admin, seed demo users, serve on 127.0.0.1:8080
+	@if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL=$$(scripts/localpg.sh userpanel); fi
+	export DATABASE_URL
+	# One session secret for this checkout, so that sign-ins survive a restart.
+	if [ -z "$${SESSION_SECRET:-}" ]; then
+		mkdir -p .data
+		if [ ! -s .data/session_secret ]; then
+			(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/session_secret)
+		fi
+		SESSION_SECRET=$$(cat .data/session_secret)
+	fi
+	export SESSION_SECRET
+	./$(BIN) migrate
+	./$(BIN) ensure-admin
+	./$(BIN) seed --users 2000 --if-empty
+	exec ./$(BIN) serve
+
+test: assets chromium ## run every test against a real PostgreSQL and a real browser
+	@if [ -z "$${TEST_DATABASE_URL:-}" ]; then TEST_DATABASE_URL=$$(scripts/localpg.sh postgres); fi
+	export TEST_DATABASE_URL
+	$(GO) test -race -count=1 ./...
+
+check: ## gofmt, go vet, and templ's generated files up to date
+	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))
+	if [ -n "$$unformatted" ]; then echo "gofmt would change these files:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool templ generate
+	stale=$$(git status --porcelain -- '*_templ.go')
+	if [ -n "$$stale" ]; then
+		echo "templ's generated files differ from their .templ sources; run make generate and commit them:"
+		echo "$$stale"
+		exit 1
+	fi
+
+generate: ## regenerate the *_templ.go files from the .templ views
+	$(GO) tool templ generate
+
+build: assets ## build ./userpanel
+	$(GO) build -o $(BIN) .
+
+assets: $(VENDOR) ## copy htmx and Pico from node_modules into static/vendor
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+static/vendor/htmx.min.js: node_modules/.installed
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+static/vendor/pico.min.css: node_modules/.installed
+	mkdir -p static/vendor
+	cp node_modules/@picocss/pico/css/pico.min.css $@
+
+# The browser tests drive Chromium (chromedp): /usr/bin/chromium or $CHROME_PATH.
+chromium:
+	@if [ -n "$${CHROME_PATH:-}" ] || [ -x /usr/bin/chromium ]; then exit 0; fi
+	if [ "$$(id -u)" = 0 ]; then
+		echo "Installing Chromium for the browser tests: apt-get install -y chromium"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -q
+		apt-get install -y -q chromium
+	else
+		echo "The browser tests need Chromium: sudo apt-get install chromium, or set CHROME_PATH." >&2
+	fi
+
+db: ## start the local PostgreSQL and print its DATABASE_URL
+	@scripts/localpg.sh userpanel
+
+db-stop: ## stop the local PostgreSQL (its data stays in .data/pg)
+	@scripts/localpg.sh stop
+
+clean: ## remove build outputs (not .data: that is your database)
+	rm -rf $(BIN) static/vendor node_modules
