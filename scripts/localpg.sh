@@ -23,7 +23,7 @@ die() { say "$*"; exit 1; }
 
 # PostgreSQL refuses to run as root, so root runs it as the postgres user.
 if [ "$(id -u)" = 0 ]; then
-	as_owner() { runuser -u postgres -- "$@"; }
+	as_owner() { (cd / && runuser -u postgres -- "$@"); }
 else
 	as_owner() { "$@"; }
 fi
@@ -144,6 +144,9 @@ start() {
 	ensure_server_installed
 	ensure_postgres_user
 	make_base
+	# The postgres user may reach the cluster only through its real path.
+	base=$(readlink -f "$base")
+	pgdata="$base/data"
 	local bin
 	bin=$(find_bin)
 	[ -f "$pgdata/PG_VERSION" ] || init_cluster "$bin"
@@ -170,6 +173,7 @@ start() {
 }
 
 stop() {
+	[ -e "$base" ] && base=$(readlink -f "$base") && pgdata="$base/data"
 	[ -f "$pgdata/PG_VERSION" ] || { say "no cluster in $pgdata"; return; }
 	local bin
 	bin=$(find_bin)
@@ -182,6 +186,7 @@ stop() {
 }
 
 running() {
+	[ -e "$base" ] && base=$(readlink -f "$base") && pgdata="$base/data"
 	[ -f "$pgdata/PG_VERSION" ] && as_owner "$(find_bin)/pg_ctl" -D "$pgdata" status >/dev/null 2>&1
 }
 
