@@ -66,6 +66,9 @@ type SeedOptions struct {
 	// Progress, if set, is called after each batch with the number of users
 	// written so far.
 	Progress func(written int)
+	// Stage, if set, hears of the steps after the last batch that take a
+	// while, such as "building indexes".
+	Stage func(step string)
 	// Details are added to the audit row that sums the load up (the seed,
 	// say).
 	Details map[string]any
@@ -138,6 +141,9 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 			}
 		}
 		if rebuild != nil {
+			if opts.Stage != nil {
+				opts.Stage("building indexes")
+			}
 			if err := buildIndexes(ctx, tx, rebuild); err != nil {
 				return err
 			}

@@ -84,7 +84,13 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	}
 	for _, c := range commands {
 		if c.name == name {
-			return a.report(name, c.run(a, ctx, args[1:]))
+			err := c.run(a, ctx, args[1:])
+			if err != nil && ctx.Err() != nil {
+				// Whatever the error says (a cancelled query, say), the
+				// cause is the interrupt.
+				err = context.Cause(ctx)
+			}
+			return a.report(name, err)
 		}
 	}
 	fmt.Fprintf(a.Stderr, "userpanel: unknown command %q\n\n", name)
@@ -113,7 +119,7 @@ func (a *App) report(name string, err error) int {
 		fmt.Fprintf(a.Stderr, "userpanel %s: %s\nRun `userpanel %s --help` for usage.\n", name, ue.msg, name)
 		return exitUsage
 	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(a.Stderr, "userpanel %s: interrupted\n", name)
+		fmt.Fprintf(a.Stderr, "userpanel %s: interrupted; nothing was changed by the part in progress\n", name)
 		return exitError
 	}
 	fmt.Fprintf(a.Stderr, "userpanel %s: %s\n", name, message(err))

@@ -60,6 +60,7 @@ It writes one audit row, as system:seed.`)
 	bar := a.progressBar(*n, start)
 	res, err := store.SeedUsers(db.WithActor(ctx, db.SystemActor("seed")), gen.Users(*n), db.SeedOptions{
 		Progress: bar.update,
+		Stage:    bar.stage,
 		Details:  map[string]any{"seed": *seed},
 		Expected: *n,
 	})
@@ -102,6 +103,14 @@ func (p *progress) update(done int) {
 	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %s", strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled),
 		done, p.total, time.Since(p.start).Round(time.Second))
 	p.drawn = true
+}
+
+// stage names the step after the last batch, after the full bar.
+func (p *progress) stage(step string) {
+	if p.w != nil {
+		p.update(p.total)
+		fmt.Fprintf(p.w, " %s...", step)
+	}
 }
 
 func (p *progress) done() {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"userpanel/db"
 	"userpanel/internal/demo"
@@ -162,5 +163,37 @@ func TestSeedLargeRebuildsIndexes(t *testing.T) {
 	res, err := store.ListUsers(context.Background(), db.ListParams{Filter: db.Filter{Query: "corp.example"}, Limit: 5})
 	if err != nil || len(res.Users) == 0 {
 		t.Errorf("search staff: %d users, %v", len(res.Users), err)
+	}
+}
+
+// TestSeedInterrupted stops a load midway, as Ctrl-C does: nothing of it
+// stays, not even its audit row, and the indexes are all there.
+func TestSeedInterrupted(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	store := openTestStore(t, url)
+	countIndexes := func() (n int) {
+		if err := store.DB().Get(&n, `SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := countIndexes()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	r := runApp(t, ctx, nil, "", map[string]string{"DATABASE_URL": url}, "seed", "--users", "300000")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "interrupted") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	if n, err := store.CountUsers(context.Background(), db.Filter{}); err != nil || n != 0 {
+		t.Errorf("CountUsers = %d, %v after an interrupted load", n, err)
+	}
+	page, err := store.ListAudit(context.Background(), db.AuditFilter{Action: db.ActionSeed})
+	if err != nil || len(page.Entries) != 0 {
+		t.Errorf("audit rows %v, %v", page.Entries, err)
+	}
+	if after := countIndexes(); after != before {
+		t.Errorf("%d indexes after an interrupted load, %d before", after, before)
 	}
 }
