@@ -109,7 +109,11 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 		opts.BatchSize = 10_000
 	}
 	var res SeedResult
-	err = s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
+	// The transaction does not end by itself when ctx is cancelled: lib/pq
+	// would then roll back while its COPY reader still owns the connection
+	// (a data race). Statements take ctx instead, and a cancelled load stops
+	// at the next row, closes its COPY, and rolls back in order.
+	err = s.withTx(context.WithoutCancel(ctx), func(tx *sqlx.Tx, _ *pending) error {
 		// The load is one long transaction of our own: a commit that returns
 		// before the WAL is flushed is safe (a crash loses the whole load,
 		// never part of it) and spares the wait.
