@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"iter"
+	"maps"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -88,12 +89,13 @@ var seedTables = []string{"users", "user_roles", "refresh_tokens", "oauth_accoun
 
 // SeedResult counts what SeedUsers wrote.
 type SeedResult struct {
-	Users         int `json:"users"`
-	Verified      int `json:"verified"`
-	Banned        int `json:"banned"`
-	Staff         int `json:"staff"`
-	Sessions      int `json:"sessions"`
-	OAuthAccounts int `json:"oauth_accounts"`
+	Users    int
+	Verified int
+	// Banned counts the bans in force; a demo ban may have run out already.
+	Banned        int
+	Staff         int
+	Sessions      int
+	OAuthAccounts int
 }
 
 // SeedUsers bulk-loads users with PostgreSQL's COPY, in one transaction: a
@@ -152,9 +154,9 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 				return err
 			}
 		}
-		details := map[string]any{}
-		for k, v := range opts.Details {
-			details[k] = v
+		details := maps.Clone(opts.Details)
+		if details == nil {
+			details = map[string]any{}
 		}
 		details["users"] = res.Users
 		details["verified"] = res.Verified
