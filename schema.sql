@@ -1,5 +1,5 @@
 -- userpanel schema.
--- schema-version: 2
+-- schema-version: 3
 -- Raise the version with every change; keep every statement idempotent
 -- (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) so that an upgrade keeps the data.
 --
@@ -44,6 +44,9 @@ DROP INDEX IF EXISTS users_email_sort_idx;
 DROP INDEX IF EXISTS users_name_sort_idx;
 CREATE INDEX IF NOT EXISTS users_email_c_sort_idx ON users ((lower(email) COLLATE "C"), id);
 CREATE INDEX IF NOT EXISTS users_name_c_sort_idx ON users ((lower(name) COLLATE "C"), id);
+-- Deleting a user sets banned_by to NULL on the bans they made; without this
+-- index that check scans every user.
+CREATE INDEX IF NOT EXISTS users_banned_by_idx ON users (banned_by) WHERE banned_by IS NOT NULL;
 CREATE INDEX IF NOT EXISTS users_created_at_idx ON users (created_at, id);
 CREATE INDEX IF NOT EXISTS users_last_login_at_idx ON users (last_login_at NULLS FIRST, id);
 -- Banned users are few: counting the bans in force is an index-only scan.

@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -41,6 +43,13 @@ func (s *Store) BanUser(ctx context.Context, id, reason string, until *time.Time
 	return s.withTx(ctx, func(tx *sqlx.Tx, ev *pending) error {
 		email, err := lockUser(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		// banned_by points at the actor. Take the foreign key's lock on the
+		// actor's row now, before the admin-role lock, so that a concurrent
+		// DeleteUser of the actor (row first, then admin role) queues behind
+		// us or ahead of us instead of deadlocking.
+		if err := lockActor(ctx, tx, actor); err != nil {
 			return err
 		}
 		if err := guardLastAdmin(ctx, tx, id); err != nil {
@@ -139,4 +148,21 @@ func revokeAll(ctx context.Context, tx *sqlx.Tx, id string) (int64, error) {
 		return 0, fmt.Errorf("db: revoke sessions: %w", err)
 	}
 	return n, nil
+}
+
+// lockActor takes a KEY SHARE lock on a person actor's row, so that it cannot
+// be deleted before the transaction commits; ErrActorGone if it already was.
+func lockActor(ctx context.Context, tx *sqlx.Tx, actor Actor) error {
+	if actor.ID == "" {
+		return nil
+	}
+	var one int
+	err := tx.GetContext(ctx, &one, `SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE`, actor.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrActorGone
+	}
+	if err != nil {
+		return fmt.Errorf("db: lock actor: %w", err)
+	}
+	return nil
 }

@@ -35,6 +35,9 @@ var ErrLastAdmin = errors.New("this would leave no active admin: grant admin to 
 // ErrSelf is returned when an actor tries to ban or delete their own account.
 var ErrSelf = errors.New("you cannot do this to your own account")
 
+// ErrActorGone is returned when the acting user's account no longer exists.
+var ErrActorGone = errors.New("your account no longer exists")
+
 // ValidationError names the field that was refused and why.
 type ValidationError struct {
 	Field  string

@@ -47,7 +47,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.As(err, &ve):
 		return http.StatusBadRequest
-	case errors.Is(err, db.ErrSelf), errors.Is(err, db.ErrLastAdmin), errors.Is(err, db.ErrUserAlreadyExists):
+	case errors.Is(err, db.ErrSelf), errors.Is(err, db.ErrLastAdmin), errors.Is(err, db.ErrUserAlreadyExists),
+		errors.Is(err, db.ErrActorGone):
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return statusClientClosed
@@ -120,6 +121,8 @@ func describe(status int, err error) (heading, message string) {
 			return "Not allowed", db.ErrLastAdmin.Error()
 		case errors.Is(err, db.ErrUserAlreadyExists):
 			return "Already exists", db.ErrUserAlreadyExists.Error()
+		case errors.Is(err, db.ErrActorGone):
+			return "Not allowed", "Your account was deleted while you were signed in."
 		}
 		return "Conflict", "This change conflicts with the current state. Reload the page and try again."
 	case http.StatusRequestEntityTooLarge:
