@@ -13,7 +13,7 @@ GO ?= go
 BIN := userpanel
 VENDOR := static/vendor/htmx.min.js static/vendor/pico.min.css
 
-.PHONY: help run test check generate assets build chromium db db-stop clean
+.PHONY: help run test bench check generate assets build chromium db db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -39,6 +39,11 @@ test: assets chromium ## run every test against a real PostgreSQL and a real bro
 	@if [ -z "$${TEST_DATABASE_URL:-}" ]; then TEST_DATABASE_URL=$$(scripts/localpg.sh postgres); fi
 	export TEST_DATABASE_URL
 	$(GO) test -race -count=1 ./...
+
+bench: ## seed 1,000,000 users into a scratch database and hold the pages' queries to their bars
+	@if [ -z "$${TEST_DATABASE_URL:-}" ]; then TEST_DATABASE_URL=$$(scripts/localpg.sh postgres); fi
+	export TEST_DATABASE_URL
+	$(GO) test -run '^$$' -bench Million -benchtime 200x -timeout 30m ./db/
 
 check: ## gofmt, go vet, and templ's generated files up to date
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))
