@@ -19,7 +19,8 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
 
 run: build ## build, start the local database, ensure an admin, seed demo users, serve on 127.0.0.1:8080
-	@if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL=$$(scripts/localpg.sh userpanel); fi
+	@local_db=false
+	if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL=$$(scripts/localpg.sh userpanel); local_db=true; fi
 	export DATABASE_URL
 	# One session secret for this checkout, so that sign-ins survive a restart.
 	if [ -z "$${SESSION_SECRET:-}" ]; then
@@ -32,7 +33,9 @@ run: build ## build, start the local database, ensure an admin, seed demo users,
 	export SESSION_SECRET
 	./$(BIN) migrate
 	./$(BIN) ensure-admin
-	./$(BIN) seed --users 2000 --if-empty
+	# Demo users (staff among them, password "demo-password") only ever go
+	# into the project's own cluster, never into a database you pointed at.
+	if [ "$$local_db" = true ]; then ./$(BIN) seed --users 2000 --if-empty; fi
 	exec ./$(BIN) serve
 
 test: assets chromium ## run every test against a real PostgreSQL and a real browser
