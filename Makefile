@@ -46,7 +46,7 @@ test: assets chromium ## run every test against a real PostgreSQL and a real bro
 bench: ## seed 1,000,000 users into a scratch database and hold the pages' queries to their bars
 	@if [ -z "$${TEST_DATABASE_URL:-}" ]; then TEST_DATABASE_URL=$$(scripts/localpg.sh postgres); fi
 	export TEST_DATABASE_URL
-	$(GO) test -run '^$$' -bench Million -benchtime 200x -timeout 30m ./db/
+	$(GO) test -run '^$$' -bench Million -benchtime 200x -timeout 30m -v ./db/
 
 check: ## gofmt, go vet, and templ's generated files up to date
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))

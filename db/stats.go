@@ -59,14 +59,30 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		FROM roles r ORDER BY r.name`); err != nil {
 		return Stats{}, fmt.Errorf("db: stats: roles: %w", err)
 	}
-	st.Signups = []DayCount{}
-	if err := s.db.SelectContext(ctx, &st.Signups, `SELECT d.day,
-		(SELECT count(*) FROM users u WHERE u.created_at >= d.day AND u.created_at < d.day + interval '1 day') AS users
-		FROM generate_series(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 day' * ($1 - 1),
-		                     date_trunc('day', now() AT TIME ZONE 'UTC'), interval '1 day') AS g(d0),
-		     LATERAL (SELECT g.d0 AT TIME ZONE 'UTC' AS day) d
-		ORDER BY d.day`, SignupDays); err != nil {
+	// One pass over the last SignupDays days of the created_at index,
+	// grouped by UTC day; days without signups are filled in below.
+	var perDay []DayCount
+	if err := s.db.SelectContext(ctx, &perDay, `SELECT
+		date_trunc('day', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, count(*) AS users
+		FROM users
+		WHERE created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 day' * ($1 - 1)) AT TIME ZONE 'UTC'
+		GROUP BY 1`, SignupDays); err != nil {
 		return Stats{}, fmt.Errorf("db: stats: signups: %w", err)
+	}
+	byDay := make(map[time.Time]int64, len(perDay))
+	for _, d := range perDay {
+		byDay[d.Day.UTC()] = d.Users
+	}
+	var today time.Time
+	if err := s.db.GetContext(ctx, &today,
+		`SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`); err != nil {
+		return Stats{}, fmt.Errorf("db: stats: today: %w", err)
+	}
+	today = today.UTC()
+	st.Signups = make([]DayCount, 0, SignupDays)
+	for i := SignupDays - 1; i >= 0; i-- {
+		day := today.AddDate(0, 0, -i)
+		st.Signups = append(st.Signups, DayCount{Day: day, Users: byDay[day]})
 	}
 	return st, nil
 }
