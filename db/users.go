@@ -223,8 +223,12 @@ func (s *Store) ListUsers(ctx context.Context, p ListParams) (ListResult, error)
 		order = orderBy[p.SortBy][1]
 	}
 	args = append(args, p.Limit, p.Offset)
-	q := `SELECT ` + userColumns + ` FROM users u` + where +
-		` ORDER BY ` + order + fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
+	// A deferred join: the inner query walks only what the order and the
+	// filters need (often just an index) to skip Offset rows, and the outer
+	// one reads the full rows, with their roles, for this page alone.
+	q := `SELECT ` + userColumns + ` FROM (SELECT u.id FROM users u` + where +
+		` ORDER BY ` + order + fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)-1, len(args)) +
+		`) page JOIN users u ON u.id = page.id ORDER BY ` + order
 	res := ListResult{Users: []User{}, Total: -1, Limit: p.Limit, Offset: p.Offset}
 	if err := s.db.SelectContext(ctx, &res.Users, q, args...); err != nil {
 		return ListResult{}, fmt.Errorf("db: list users: %w", err)
