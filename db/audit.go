@@ -52,6 +52,7 @@ func nullableID(id string) any {
 // Audit actions written by the Store.
 const (
 	ActionLogin          = "user.login"
+	ActionLogout         = "user.logout"
 	ActionCreate         = "user.create"
 	ActionUpdate         = "user.update"
 	ActionRoles          = "user.roles"

@@ -710,6 +710,29 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 	return s.LoadUser(ctx, u.ID)
 }
 
+// SignOut ends the user's panel sign-ins. The panel's session cookie carries
+// session_version, so raising it makes every copy of the cookie worthless —
+// this browser's, another device's, or one copied off the wire — rather than
+// only the one the browser forgets. It is audited as user.logout.
+func (s *Store) SignOut(ctx context.Context, id string) error {
+	actor, err := requireActor(ctx)
+	if err != nil {
+		return err
+	}
+	if !validID(id) {
+		return ErrNotFound
+	}
+	return s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
+		var email string
+		err := tx.GetContext(ctx, &email, `UPDATE users SET session_version = session_version + 1
+			WHERE id = $1 RETURNING email`, id)
+		if err != nil {
+			return notFound(err, "sign out")
+		}
+		return writeAudit(ctx, tx, actor, ActionLogout, id, email, nil)
+	})
+}
+
 func isStaff(u *User) bool {
 	for _, r := range StaffRoles {
 		if u.HasRole(r) {

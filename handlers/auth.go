@@ -206,6 +206,13 @@ func (h *Handler) login(c echo.Context) error {
 // logout ends the session. It is a POST with a CSRF token, so another site
 // cannot sign a staff member out.
 func (h *Handler) logout(c echo.Context) error {
+	// End the sign-in on the server too, so that a copy of the cookie no
+	// longer works; the browser's cookie is then cleared as well.
+	if u := currentUser(c); u != nil {
+		if err := h.store.SignOut(c.Request().Context(), u.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return fmt.Errorf("sign out: %w", err)
+		}
+	}
 	h.endSession(c)
 	h.expireCookie(c, csrfCookieName)
 	return c.Redirect(http.StatusSeeOther, "/login")

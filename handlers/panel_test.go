@@ -345,6 +345,29 @@ func TestSignIn(t *testing.T) {
 		}
 		wantStatus(t, "GET /users after logout", b.get("/users"), http.StatusSeeOther)
 	})
+
+	t.Run("LogoutEndsCopiedCookie", func(t *testing.T) {
+		b := p.signedIn(supportEmail)
+		stolen := b.cookie(sessionName)
+		if stolen == nil {
+			t.Fatal("no session cookie after sign-in")
+		}
+		wantStatus(t, "POST /logout", b.post("/logout", nil), http.StatusSeeOther)
+
+		// Someone who copied the cookie before the sign-out replays it.
+		replay := p.browser()
+		u, _ := url.Parse(p.srv.URL)
+		replay.client.Jar.SetCookies(u, []*http.Cookie{{Name: stolen.Name, Value: stolen.Value, Path: "/"}})
+		pg := replay.get("/users")
+		if pg.status != http.StatusSeeOther || !strings.HasPrefix(pg.header.Get("Location"), "/login") {
+			t.Fatalf("GET /users with a cookie from before the sign-out: %d %q, want a redirect to /login",
+				pg.status, pg.header.Get("Location"))
+		}
+		page, err := p.store.ListAudit(asActor(), db.AuditFilter{Action: db.ActionLogout, Target: supportEmail})
+		if err != nil || len(page.Entries) == 0 || page.Entries[0].ActorEmail != supportEmail {
+			t.Fatalf("sign-out audit rows = %+v, %v", page.Entries, err)
+		}
+	})
 }
 
 func findSetCookie(h http.Header, name string) *http.Cookie {
