@@ -132,5 +132,13 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.POST("/users/:id/ban", h.banUser, moderators)
 	e.POST("/users/:id/unban", h.unbanUser, moderators)
 	e.POST("/users/:id/revoke-sessions", h.revokeSessions, moderators)
+
+	// User management is for admins only (handlers/admin.go).
+	admins := h.requireRole("admin")
+	e.GET("/users/new", h.newUser, admins)
+	e.POST("/users", h.createUser, admins)
+	e.POST("/users/:id", h.updateUser, admins)
+	e.POST("/users/:id/roles", h.setRoles, admins)
+	e.POST("/users/:id/delete", h.deleteUser, admins)
 	return e, nil
 }

@@ -60,9 +60,11 @@ func TestErrorPagesAndHeaders(t *testing.T) {
 		t.Error("a 404 page shows a request id")
 	}
 	wantStatus(t, "GET /logout", b.get("/logout"), http.StatusMethodNotAllowed)
-	pg = b.post("/users", nil)
+	// POST /users creates a user (admins only), so the dashboard is the
+	// GET-only path here.
+	pg = b.post("/dashboard", nil)
 	if pg.status != http.StatusMethodNotAllowed || !pg.has(`[data-testid="error-page"]`) {
-		t.Errorf("POST /users: %d", pg.status)
+		t.Errorf("POST /dashboard: %d", pg.status)
 	}
 
 	// A client's request id is kept only when it is a plain token.

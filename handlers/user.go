@@ -69,8 +69,14 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 		Audit:       make([]views.AuditRow, len(audit.Entries)),
 		AuditMore:   audit.HasMore,
 		CanModerate: hasAnyRole(currentUser(c), "admin", "support"),
+		CanAdmin:    hasAnyRole(currentUser(c), "admin"),
 		Ban:         ban,
 		BackURL:     usersBackURL(c),
+	}
+	if vm.CanAdmin {
+		if err := h.fillAdminForms(c, &vm, d); err != nil {
+			return views.UserPage{}, err
+		}
 	}
 	for i, s := range d.Sessions {
 		state := "active"

@@ -187,6 +187,11 @@ type UserPage struct {
 	// CanModerate shows the ban, unban and sign-out forms.
 	CanModerate bool
 	Ban         BanForm
+	// CanAdmin shows the admin forms: edit, roles and delete.
+	CanAdmin bool
+	Edit     UserForm
+	Roles    RolesForm
+	Delete   DeleteForm
 	// BackURL returns to the user table.
 	BackURL string
 }
@@ -246,6 +251,45 @@ type BanForm struct {
 	Duration  string
 	Durations []Option
 	Error     string
+}
+
+// NewUserPage is the admin's form that creates a user.
+type NewUserPage struct {
+	Chrome
+	Form UserForm
+}
+
+// UserForm is the create and edit form's state, refilled after a refused
+// submission. It never holds a password: a refused form asks for it again.
+type UserForm struct {
+	Email    string
+	Name     string
+	Verified bool
+	// Roles are the create form's role checkboxes.
+	Roles []RoleChoice
+	// Errors holds the message shown next to each refused field, by field
+	// name (email, name, password, roles).
+	Errors map[string]string
+}
+
+// RoleChoice is one role checkbox.
+type RoleChoice struct {
+	Name        string
+	Description string
+	Checked     bool
+}
+
+// RolesForm is the user page's role checkboxes.
+type RolesForm struct {
+	Roles []RoleChoice
+	Error string
+}
+
+// DeleteForm is the user page's delete form: the admin types the user's
+// email to confirm.
+type DeleteForm struct {
+	Confirm string
+	Error   string
 }
 
 // DashboardPage is the counts dashboard: aggregates only.

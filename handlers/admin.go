@@ -1,0 +1,188 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"userpanel/db"
+	"userpanel/views"
+)
+
+// newUser is the form that creates a user.
+func (h *Handler) newUser(c echo.Context) error {
+	roles, err := h.roleChoices(c, nil)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.NewUserView(views.NewUserPage{
+		Chrome: h.chrome(c, "New user"),
+		Form:   views.UserForm{Roles: roles},
+	}))
+}
+
+// createUser creates the user and opens their page. A refused form is shown
+// again, refilled but for the password, with the message by the field.
+func (h *Handler) createUser(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed form")
+	}
+	nu := db.NewUser{
+		Email:         form.Get("email"),
+		Name:          form.Get("name"),
+		Password:      form.Get("password"),
+		EmailVerified: form.Get("verified") != "",
+		Roles:         form["roles"],
+	}
+	u, err := h.store.CreateUser(c.Request().Context(), nu)
+	if field, msg := formRefusal(err); msg != "" {
+		roles, rerr := h.roleChoices(c, nu.Roles)
+		if rerr != nil {
+			return rerr
+		}
+		vm := views.NewUserPage{Chrome: h.chrome(c, "New user"), Form: views.UserForm{
+			Email: nu.Email, Name: nu.Name, Verified: nu.EmailVerified, Roles: roles,
+			Errors: map[string]string{field: msg},
+		}}
+		return h.render(c, http.StatusUnprocessableEntity, views.NewUserView(vm))
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	h.addFlash(c, "success", "User created")
+	return c.Redirect(http.StatusSeeOther, "/users/"+u.ID)
+}
+
+// updateUser saves the edit form: name, email and verified.
+func (h *Handler) updateUser(c echo.Context) error {
+	id := c.Param("id")
+	edit := views.UserForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Verified: c.FormValue("verified") != ""}
+	_, err := h.store.UpdateUser(c.Request().Context(), id, db.UserUpdate{
+		Email: &edit.Email, Name: &edit.Name, EmailVerified: &edit.Verified,
+	})
+	if field, msg := formRefusal(err); msg != "" {
+		edit.Errors = map[string]string{field: msg}
+		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Edit = edit })
+	}
+	if err != nil {
+		return fmt.Errorf("update user: %w", err)
+	}
+	h.addFlash(c, "success", "User updated")
+	return c.Redirect(http.StatusSeeOther, "/users/"+id)
+}
+
+// setRoles makes the user's roles exactly the checked ones.
+func (h *Handler) setRoles(c echo.Context) error {
+	id := c.Param("id")
+	form, err := c.FormParams()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed form")
+	}
+	want := form["roles"]
+	err = h.store.SetRoles(c.Request().Context(), id, want)
+	if _, msg := formRefusal(err); msg != "" {
+		roles, rerr := h.roleChoices(c, want)
+		if rerr != nil {
+			return rerr
+		}
+		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Roles = views.RolesForm{Roles: roles, Error: msg} })
+	}
+	if err != nil {
+		return fmt.Errorf("set roles: %w", err)
+	}
+	h.addFlash(c, "success", "Roles updated")
+	return c.Redirect(http.StatusSeeOther, "/users/"+id)
+}
+
+// deleteUser deletes the user once the admin has typed their email, so that
+// a stray click or the wrong tab deletes nobody.
+func (h *Handler) deleteUser(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	u, err := h.store.LoadUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	del := views.DeleteForm{Confirm: c.FormValue("confirm")}
+	if !strings.EqualFold(strings.TrimSpace(del.Confirm), u.Email) {
+		del.Error = "Type the user's email exactly to confirm the deletion."
+		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Delete = del })
+	}
+	err = h.store.DeleteUser(ctx, id)
+	switch {
+	case errors.Is(err, db.ErrSelf):
+		del.Error = "You cannot delete your own account."
+	case errors.Is(err, db.ErrLastAdmin):
+		del.Error = "This is the last active admin: grant admin to someone else first."
+	case err != nil:
+		return fmt.Errorf("delete user: %w", err)
+	}
+	if del.Error != "" {
+		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Delete = del })
+	}
+	h.addFlash(c, "success", "User deleted")
+	return c.Redirect(http.StatusSeeOther, "/users")
+}
+
+// fillAdminForms sets the user page's admin forms to the user as stored.
+func (h *Handler) fillAdminForms(c echo.Context, vm *views.UserPage, d *db.UserDetail) error {
+	roles, err := h.roleChoices(c, d.Roles)
+	if err != nil {
+		return err
+	}
+	vm.Edit = views.UserForm{Email: d.Email, Name: d.Name, Verified: d.EmailVerified}
+	vm.Roles = views.RolesForm{Roles: roles}
+	return nil
+}
+
+// refuseAdmin shows the user page again with 422, after fix has put the
+// refused form's values and message in place.
+func (h *Handler) refuseAdmin(c echo.Context, fix func(*views.UserPage)) error {
+	vm, err := h.userPage(c, views.BanForm{Duration: defaultBanDuration})
+	if err != nil {
+		return err
+	}
+	fix(&vm)
+	return h.render(c, http.StatusUnprocessableEntity, views.UserView(vm))
+}
+
+// roleChoices lists every role as a checkbox, checked when it is in checked.
+func (h *Handler) roleChoices(c echo.Context, checked []string) ([]views.RoleChoice, error) {
+	roles, err := h.store.ListRoles(c.Request().Context())
+	if err != nil {
+		return nil, fmt.Errorf("list roles: %w", err)
+	}
+	out := make([]views.RoleChoice, len(roles))
+	for i, r := range roles {
+		out[i] = views.RoleChoice{Name: r.Name, Description: r.Description}
+		for _, name := range checked {
+			if name == r.Name {
+				out[i].Checked = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// formRefusal is the field and the sentence for a create, edit or roles
+// change the db refused for a reason a person can fix, or "" for anything
+// else.
+func formRefusal(err error) (field, msg string) {
+	var ve *db.ValidationError
+	switch {
+	case errors.As(err, &ve) && ve.Field == "roles" && ve.Reason != "":
+		// "unknown role \"x\"" reads best on its own.
+		return "roles", strings.ToUpper(ve.Reason[:1]) + ve.Reason[1:] + "."
+	case errors.As(err, &ve):
+		return ve.Field, refusal(err)
+	case errors.Is(err, db.ErrUserAlreadyExists):
+		return "email", "A user with this email already exists."
+	case errors.Is(err, db.ErrLastAdmin):
+		return "roles", refusal(err)
+	}
+	return "", ""
+}
