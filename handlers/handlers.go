@@ -140,5 +140,10 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.POST("/users/:id", h.updateUser, admins)
 	e.POST("/users/:id/roles", h.setRoles, admins)
 	e.POST("/users/:id/delete", h.deleteUser, admins)
+
+	// The audit log and the CSV export (a static route, so it wins over
+	// /users/:id).
+	e.GET("/audit", h.listAudit, admins)
+	e.GET("/users/export.csv", h.exportUsers, admins)
 	return e, nil
 }

@@ -73,6 +73,9 @@ func navFor(u *db.User, path string) []views.NavItem {
 	if hasAnyRole(u, db.StaffRoles...) {
 		add("Dashboard", "/dashboard")
 	}
+	if hasAnyRole(u, "admin") {
+		add("Audit log", "/audit")
+	}
 	return nav
 }
 

@@ -250,6 +250,9 @@ func (h *Handler) listUsers(c echo.Context) error {
 		return err
 	}
 	table := usersTable(q, res)
+	if hasAnyRole(currentUser(c), "admin") {
+		table.ExportURL = exportURL(q)
+	}
 	if wantsFragment(c) {
 		// The address bar shows the canonical URL of what is on screen,
 		// including a page moved back from past the end.

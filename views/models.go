@@ -125,6 +125,8 @@ type UsersTable struct {
 	Filtered bool
 	// FirstPageURL is set when a page past the end is empty.
 	FirstPageURL string
+	// ExportURL downloads the filtered, sorted list as CSV; set for admins only.
+	ExportURL string
 }
 
 // UserRow is one user in the table.
