@@ -1,0 +1,256 @@
+package db
+
+// The user list: filters, sorting and paging for ListUsers and CountUsers.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Filter narrows a user list; zero values mean "no filter".
+type Filter struct {
+	// Query is a case-insensitive substring of the email or the name;
+	// % and _ in it are literal characters.
+	Query    string
+	Banned   *bool
+	Verified *bool
+	// Role is a role name such as "support".
+	Role string
+}
+
+// Sort keys and orders that ListParams accepts.
+const (
+	SortCreatedAt   = "created_at"
+	SortEmail       = "email"
+	SortName        = "name"
+	SortLastLoginAt = "last_login_at"
+	OrderAsc        = "asc"
+	OrderDesc       = "desc"
+)
+
+// ListParams is a user-list request.
+type ListParams struct {
+	Filter
+	// SortBy is created_at (the default), email, name or last_login_at.
+	SortBy string
+	// SortOrder is asc or desc; the default is desc for the time columns
+	// and asc for email and name.
+	SortOrder string
+	// Limit defaults to 20 and is clamped to 1..100.
+	Limit  int
+	Offset int
+	// SkipTotal leaves Total at -1, for callers that fetch the count in a
+	// separate request so that a page never waits for it.
+	SkipTotal bool
+}
+
+// ListResult is one page of users.
+type ListResult struct {
+	Users  []User
+	Total  int64
+	Limit  int
+	Offset int
+}
+
+// orderBy maps our own sort keys to literal SQL, ascending then descending,
+// always ending in the id tiebreaker so that pages are stable. Email and name
+// sort case-insensitively, and in code-point order (COLLATE "C") so that the
+// order does not depend on the server's locale; schema.sql has an index on
+// each of these exact expressions.
+var orderBy = map[string][2]string{
+	SortCreatedAt:   {`u.created_at ASC, u.id ASC`, `u.created_at DESC, u.id DESC`},
+	SortEmail:       {`lower(u.email) COLLATE "C" ASC, u.id ASC`, `lower(u.email) COLLATE "C" DESC, u.id DESC`},
+	SortName:        {`lower(u.name) COLLATE "C" ASC, u.id ASC`, `lower(u.name) COLLATE "C" DESC, u.id DESC`},
+	SortLastLoginAt: {`u.last_login_at ASC NULLS FIRST, u.id ASC`, `u.last_login_at DESC NULLS LAST, u.id DESC`},
+}
+
+// DefaultOrder returns the natural order of a sort key: newest first for
+// times, alphabetical for text.
+func DefaultOrder(sortBy string) string {
+	if sortBy == SortEmail || sortBy == SortName {
+		return OrderAsc
+	}
+	return OrderDesc
+}
+
+// ValidSort reports whether sortBy is a key ListUsers accepts.
+func ValidSort(sortBy string) bool { _, ok := orderBy[sortBy]; return ok }
+
+// maxQueryLen bounds the search text.
+const maxQueryLen = 200
+
+// normalize fills in defaults and checks the parameters.
+func (p *ListParams) normalize() error {
+	if p.SortBy == "" {
+		p.SortBy = SortCreatedAt
+	}
+	if !ValidSort(p.SortBy) {
+		return invalid("sort", fmt.Sprintf("unknown sort key %q", p.SortBy))
+	}
+	if p.SortOrder == "" {
+		p.SortOrder = DefaultOrder(p.SortBy)
+	}
+	if p.SortOrder != OrderAsc && p.SortOrder != OrderDesc {
+		return invalid("order", fmt.Sprintf("unknown sort order %q", p.SortOrder))
+	}
+	switch {
+	case p.Limit == 0:
+		p.Limit = 20
+	case p.Limit < 1:
+		p.Limit = 1
+	case p.Limit > 100:
+		p.Limit = 100
+	}
+	if p.Offset < 0 {
+		p.Offset = 0
+	}
+	return p.Filter.normalize()
+}
+
+func (f *Filter) normalize() error {
+	f.Query = strings.TrimSpace(f.Query)
+	if utf8.RuneCountInString(f.Query) > maxQueryLen {
+		return invalid("q", fmt.Sprintf("search text is longer than %d characters", maxQueryLen))
+	}
+	if !validText(f.Query) {
+		return invalid("q", "search text is not valid text")
+	}
+	f.Role = strings.TrimSpace(f.Role)
+	if !validText(f.Role) {
+		return invalid("role", "is not valid text")
+	}
+	return nil
+}
+
+// escapeLike makes %, _ and \ literal in an ILIKE pattern (escape character \).
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// where builds the WHERE clause of f with numbered placeholders; no user
+// text ever reaches the SQL string.
+func (f Filter) where() (string, []any) {
+	var conds []string
+	var args []any
+	if f.Query != "" {
+		args = append(args, "%"+escapeLike(f.Query)+"%")
+		n := len(args)
+		conds = append(conds, fmt.Sprintf(`(u.email ILIKE $%d OR u.name ILIKE $%d)`, n, n))
+	}
+	if f.Banned != nil {
+		if *f.Banned {
+			conds = append(conds, bannedNow)
+		} else {
+			conds = append(conds, `NOT `+bannedNow)
+		}
+	}
+	if f.Verified != nil {
+		args = append(args, *f.Verified)
+		conds = append(conds, fmt.Sprintf(`u.email_verified = $%d`, len(args)))
+	}
+	if f.Role != "" {
+		args = append(args, f.Role)
+		conds = append(conds, fmt.Sprintf(`EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+			WHERE ur.user_id = u.id AND r.name = $%d)`, len(args)))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// ListUsers returns one page of users matching p, with their roles and the
+// total number of matches.
+func (s *Store) ListUsers(ctx context.Context, p ListParams) (ListResult, error) {
+	if err := p.normalize(); err != nil {
+		return ListResult{}, err
+	}
+	where, args := p.Filter.where()
+	order := orderBy[p.SortBy][0]
+	if p.SortOrder == OrderDesc {
+		order = orderBy[p.SortBy][1]
+	}
+	args = append(args, p.Limit, p.Offset)
+	// A deferred join: the inner query walks only what the order and the
+	// filters need (often just an index) to skip Offset rows, and the outer
+	// one reads the full rows, with their roles, for this page alone.
+	q := `SELECT ` + userColumns + ` FROM (SELECT u.id FROM users u` + where +
+		` ORDER BY ` + order + fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)-1, len(args)) +
+		`) page JOIN users u ON u.id = page.id ORDER BY ` + order
+	res := ListResult{Users: []User{}, Total: -1, Limit: p.Limit, Offset: p.Offset}
+	if err := s.db.SelectContext(ctx, &res.Users, q, args...); err != nil {
+		return ListResult{}, fmt.Errorf("db: list users: %w", err)
+	}
+	if !p.SkipTotal {
+		total, err := s.count(ctx, p.Filter)
+		if err != nil {
+			return ListResult{}, err
+		}
+		res.Total = total
+	}
+	return res, nil
+}
+
+// CountUsers returns how many users match f.
+func (s *Store) CountUsers(ctx context.Context, f Filter) (int64, error) {
+	if err := f.normalize(); err != nil {
+		return 0, err
+	}
+	return s.count(ctx, f)
+}
+
+// count answers from the trigger-kept totals when it can, and counts banned
+// users through their small partial index; only a search or a role filter
+// pays for a real count.
+func (s *Store) count(ctx context.Context, f Filter) (int64, error) {
+	if f.Query == "" && f.Role != "" && f.Banned == nil && f.Verified == nil {
+		// Staff are few: count the role's grants rather than probing every
+		// user for one.
+		var n int64
+		if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+			WHERE r.name = $1`, f.Role); err != nil {
+			return 0, fmt.Errorf("db: count users with role: %w", err)
+		}
+		return n, nil
+	}
+	if f.Query != "" || f.Role != "" {
+		where, args := f.where()
+		var n int64
+		if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM users u`+where, args...); err != nil {
+			return 0, fmt.Errorf("db: count users: %w", err)
+		}
+		return n, nil
+	}
+	var all int64
+	if f.Banned == nil || !*f.Banned {
+		var c struct {
+			Total    int64 `db:"total"`
+			Verified int64 `db:"verified"`
+		}
+		if err := s.db.GetContext(ctx, &c, `SELECT total, verified FROM user_counts`); err != nil {
+			return 0, fmt.Errorf("db: read user counts: %w", err)
+		}
+		all = c.Total
+		if f.Verified != nil {
+			all = c.Verified
+			if !*f.Verified {
+				all = c.Total - c.Verified
+			}
+		}
+		if f.Banned == nil {
+			return all, nil
+		}
+	}
+	banned := true
+	where, args := Filter{Banned: &banned, Verified: f.Verified}.where()
+	var nBanned int64
+	if err := s.db.GetContext(ctx, &nBanned, `SELECT count(*) FROM users u`+where, args...); err != nil {
+		return 0, fmt.Errorf("db: count banned users: %w", err)
+	}
+	if *f.Banned {
+		return nBanned, nil
+	}
+	return all - nBanned, nil
+}
