@@ -145,5 +145,6 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	// /users/:id).
 	e.GET("/audit", h.listAudit, admins)
 	e.GET("/users/export.csv", h.exportUsers, admins)
+	e.GET("/audit/export.csv", h.exportAudit, admins)
 	return e, nil
 }

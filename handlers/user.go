@@ -74,6 +74,8 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 		BackURL:     usersBackURL(c),
 	}
 	if vm.CanAdmin {
+		// The audit log page is for admins: they follow the history there.
+		vm.AuditLogURL = auditQuery{Target: d.ID, Page: 1}.url()
 		if err := h.fillAdminForms(c, &vm, d); err != nil {
 			return views.UserPage{}, err
 		}
@@ -161,6 +163,12 @@ func detailValue(v any) string {
 		return strings.Join(s, ", ")
 	case float64:
 		return fmt.Sprintf("%g", v)
+	case string:
+		// Times are stored as RFC 3339; they read as every other time does.
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return views.TimeText(t)
+		}
+		return v
 	default:
 		return fmt.Sprint(v)
 	}

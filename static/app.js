@@ -1,13 +1,26 @@
 // userpanel: the little behaviour htmx does not give us.
 //
-// When an htmx request for the user table fails, htmx leaves the old table
-// in place and says nothing; this shows a message next to it instead, so
-// that a failed search never looks like an empty or stale result.
+// When an htmx request for a table (the users or the audit log) fails, htmx
+// leaves the old table in place and says nothing; this shows a message next
+// to it instead, so that a failed search never looks like an empty or stale
+// result.
 (function () {
   "use strict";
 
+  // The page's one table that htmx swaps.
+  var tableIDs = ["users-table", "audit-table"];
+
   function errorBox() {
     return document.querySelector('[data-testid="table-error"]');
+  }
+
+  function eachTable(fn) {
+    tableIDs.forEach(function (id) {
+      var table = document.getElementById(id);
+      if (table) {
+        fn(table);
+      }
+    });
   }
 
   function isCount(elt) {
@@ -21,10 +34,9 @@
     }
     box.textContent = message;
     box.hidden = false;
-    var table = document.getElementById("users-table");
-    if (table) {
+    eachTable(function (table) {
       table.classList.add("stale");
-    }
+    });
   }
 
   function clear() {
@@ -33,10 +45,9 @@
       box.hidden = true;
       box.textContent = "";
     }
-    var table = document.getElementById("users-table");
-    if (table) {
+    eachTable(function (table) {
       table.classList.remove("stale");
-    }
+    });
   }
 
   document.addEventListener("htmx:beforeRequest", function (e) {

@@ -36,6 +36,14 @@ const timeLayout = "2006-01-02 15:04 UTC"
 
 func when(t time.Time) string { return t.UTC().Format(timeLayout) }
 
+// whenSeconds is when with the seconds, for the audit log, where the order
+// of events a few seconds apart matters.
+func whenSeconds(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// TimeText is how a moment reads in running text, such as an audit row's
+// details: the same format as every other time the panel shows.
+func TimeText(t time.Time) string { return when(t) }
+
 func whenPtr(t *time.Time, none string) string {
 	if t == nil {
 		return none

@@ -186,6 +186,9 @@ type UserPage struct {
 	Audit    []AuditRow
 	// AuditMore says the user has older audit rows than those shown.
 	AuditMore bool
+	// AuditLogURL opens the full audit log filtered to this user; empty
+	// when the viewer may not read the audit log.
+	AuditLogURL string
 	// CanModerate shows the ban, unban and sign-out forms.
 	CanModerate bool
 	Ban         BanForm
