@@ -132,6 +132,10 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.POST("/users/:id/ban", h.banUser, moderators)
 	e.POST("/users/:id/unban", h.unbanUser, moderators)
 	e.POST("/users/:id/revoke-sessions", h.revokeSessions, moderators)
+	// Bulk actions: the db refuses per action what the actor's role does not
+	// allow (support: ban, unban and sign out only). A static route, so it
+	// wins over /users/:id.
+	e.POST("/users/bulk", h.bulkUsers, moderators)
 
 	// User management is for admins only (handlers/admin.go).
 	admins := h.requireRole("admin")

@@ -253,6 +253,7 @@ func (h *Handler) listUsers(c echo.Context) error {
 	if hasAnyRole(currentUser(c), "admin") {
 		table.ExportURL = exportURL(q)
 	}
+	table.Bulk = h.bulkBar(c, q, res.Total, table.Rows)
 	if wantsFragment(c) {
 		// The address bar shows the canonical URL of what is on screen,
 		// including a page moved back from past the end.

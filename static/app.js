@@ -83,4 +83,28 @@
   document.addEventListener("htmx:timeout", function () {
     show("The list took too long to load. Try again.");
   });
+
+  // "Select all on this page" ticks the rows too, so that what will be sent
+  // is what the page shows; the box alone sends the page's ids (page_ids)
+  // without JavaScript.
+  document.addEventListener("change", function (e) {
+    var box = e.target;
+    if (!box.matches) {
+      return;
+    }
+    if (box.matches('input[name="ids"][form="bulk-form"]') && !box.checked) {
+      // One row left out: the page is no longer selected as a whole.
+      var all = document.querySelector("[data-select-all]");
+      if (all) {
+        all.checked = false;
+      }
+      return;
+    }
+    if (!box.matches("[data-select-all]")) {
+      return;
+    }
+    document.querySelectorAll('input[name="ids"][form="bulk-form"]').forEach(function (row) {
+      row.checked = box.checked;
+    });
+  });
 })();

@@ -127,6 +127,76 @@ type UsersTable struct {
 	FirstPageURL string
 	// ExportURL downloads the filtered, sorted list as CSV; set for admins only.
 	ExportURL string
+	// Bulk is the bulk action form above the rows.
+	Bulk BulkBar
+}
+
+// BulkBar is the user table's bulk action form: the rows' checkboxes belong
+// to it, and it carries the table's filter for "all matching".
+type BulkBar struct {
+	CSRF    string
+	Actions []Option
+	// Roles are offered for granting and removing; empty when the viewer
+	// has no role actions.
+	Roles []Option
+	// Filter holds the table's filter as hidden fields.
+	Filter []Hidden
+	// PageIDs are the ids of the rows shown, for "select all on this page".
+	PageIDs []string
+	// Back is the table URL the action returns to.
+	Back string
+	// Total is how many users match the filter, or -1 while unknown.
+	Total int64
+}
+
+// Hidden is a hidden form field.
+type Hidden struct {
+	Name  string
+	Value string
+}
+
+// BulkPreview is the page between choosing a bulk action and confirming it.
+type BulkPreview struct {
+	Chrome
+	Action string
+	// Heading is the preview's sentence: "This will ban 312 users".
+	Heading  string
+	Matching int
+	Affected int
+	Missing  int
+	// Sample lists the first users to be changed; More is how many others.
+	Sample []BulkUserRow
+	More   int
+	// Skipped lists users left alone with why; SkippedMore is how many more.
+	Skipped      []BulkUserRow
+	SkippedTotal int
+	SkippedMore  int
+	// Error is what to fix before confirming.
+	Error   string
+	BackURL string
+	// Hidden repeats the selection in the confirmation form.
+	Hidden []Hidden
+	// The action's parameters, refilled.
+	IsBan     bool
+	Reason    string
+	Reasons   []string
+	MaxReason int
+	Duration  string
+	Durations []Option
+	NeedsRole bool
+	Role      string
+	Roles     []Option
+	// Danger marks an action that is hard to undo (its button is red).
+	Danger bool
+}
+
+// BulkUserRow is a user a preview names.
+type BulkUserRow struct {
+	Email string
+	Name  string
+	URL   string
+	// Why is the reason a skipped user is left alone.
+	Why string
 }
 
 // UserRow is one user in the table.
