@@ -328,4 +328,3 @@ func (h *Handler) bulkBar(c echo.Context, q userListQuery, total int64, rows []v
 	}
 	return bar
 }
-
