@@ -328,3 +328,64 @@ func (h *Handler) bulkBar(c echo.Context, q userListQuery, total int64, rows []v
 	}
 	return bar
 }
+
+// canModerate reports whether u may ban, unban and sign out target: admins
+// anyone, support only users who hold no staff role.
+func canModerate(u *db.User, target *db.User) bool {
+	switch {
+	case hasAnyRole(u, "admin"):
+		return true
+	case hasAnyRole(u, "support"):
+		return !hasAnyRole(target, db.StaffRoles...)
+	}
+	return false
+}
+
+// rowActions are the moderation forms of a table row: nil when the viewer
+// moderates no one, an empty cell when not this user.
+func (h *Handler) rowActions(c echo.Context, back string, target *db.User) *views.RowActions {
+	u := currentUser(c)
+	if !hasAnyRole(u, "admin", "support") {
+		return nil
+	}
+	a := &views.RowActions{CSRF: csrfToken(c), Back: back, MaxReason: db.MaxBanReasonLen, Reasons: banReasons,
+		Allowed: canModerate(u, target)}
+	for _, d := range banDurations {
+		a.Durations = append(a.Durations, views.Option{Value: d.value, Label: d.label})
+	}
+	return a
+}
+
+// rowBack is the table URL a row form came from, or "" when the form is
+// not a row's (the user page's forms).
+func rowBack(c echo.Context) string {
+	if c.FormValue("row") != "1" {
+		return ""
+	}
+	back := safeNext(c.FormValue("back"))
+	if back != "/users" && !strings.HasPrefix(back, "/users?") {
+		return "/users"
+	}
+	return back
+}
+
+// afterRowAction answers a row's form: for htmx the row as it is now with the
+// flash message out of band; without JavaScript the message is kept and the
+// browser goes back to the same table (filters, sort and page).
+func (h *Handler) afterRowAction(c echo.Context, id, back, kind, message string) error {
+	if !wantsFragment(c) {
+		h.addFlash(c, kind, message)
+		return c.Redirect(http.StatusSeeOther, back)
+	}
+	u, err := h.store.LoadUser(c.Request().Context(), id)
+	if err != nil {
+		// Gone meanwhile: reload the table, with the message.
+		h.addFlash(c, kind, message)
+		return redirect(c, back)
+	}
+	row := userRow(u)
+	row.Actions = h.rowActions(c, back, u)
+	up := views.RowUpdate{Row: row, Selectable: len(h.bulkActionsFor(currentUser(c))) > 0,
+		Flashes: []views.Flash{{Kind: kind, Message: message}}}
+	return h.render(c, http.StatusOK, views.RowUpdated(up))
+}

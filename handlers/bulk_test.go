@@ -226,3 +226,95 @@ func TestBulkForbidden(t *testing.T) {
 	pg = p.browser().post("/users/bulk", url.Values{"action": {"delete"}, "ids": {target}})
 	wantStatus(t, "anonymous", pg, http.StatusSeeOther)
 }
+
+// TestRowActions: ban, unban and sign out from a table row: without
+// JavaScript back to the same table with the message, with htmx the row in
+// place and the message out of band; support sees no actions on staff.
+func TestRowActions(t *testing.T) {
+	t.Parallel()
+	p := newTestPanel(t)
+	s := p.addStaff()
+	target := p.addUser("row.target@panel.test", "Row Target")
+	support := p.signedIn(supportEmail)
+	tableURL := "/users?q=panel.test&sort=email&order=asc&per_page=50"
+	table := support.get(tableURL)
+	wantStatus(t, "table", table, http.StatusOK)
+
+	row := func(pg page, id string) *goquery.Selection { return pg.doc.Find(`tr#row-` + id) }
+	if row(table, target).Find(`form[action="/users/` + target + `/ban"]`).Length() != 1 {
+		t.Fatal("no ban form on a plain user's row")
+	}
+	if row(table, s.admin).Find(`form`).Length() != 0 {
+		t.Error("support is offered actions on an admin's row")
+	}
+
+	// Without JavaScript: the row's form, as the page has it.
+	form := formFields(table, `tr#row-`+target+` form.row-ban`)
+	form.Set("reason", "Chargeback")
+	form.Set("duration", "7d")
+	pg := support.post("/users/"+target+"/ban", form)
+	wantStatus(t, "row ban", pg, http.StatusSeeOther)
+	if loc := pg.header.Get("Location"); loc != "/users?order=asc&per_page=50&q=panel.test&sort=email" && loc != "/users?per_page=50&q=panel.test&sort=email" {
+		t.Errorf("back to %q, want the same table", loc)
+	}
+	back := support.get(pg.header.Get("Location"))
+	if got := back.text(`[data-testid="flash"]`); got != "Banned row.target@panel.test for 7 days and signed them out everywhere." {
+		t.Errorf("flash %q", got)
+	}
+	if !row(back, target).Find(`[data-testid="row-unban"]`).Is("button") {
+		t.Error("the banned row offers no unban")
+	}
+
+	// With htmx: the row comes back in place, the flash out of band.
+	form = formFields(back, `tr#row-`+target+` form`)
+	pg = inTable(t, support.post("/users/"+target+"/unban", form, "HX-Request", "true"))
+	wantStatus(t, "htmx row unban", pg, http.StatusOK)
+	if pg.has(`nav[data-testid="nav"]`) || pg.doc.Find(`tr#row-`+target).Length() != 1 {
+		t.Fatalf("want the row only:\n%s", pg.body)
+	}
+	if pg.doc.Find(`tr#row-`+target+` [data-testid="user-banned"] .badge`).Length() != 0 {
+		t.Error("the row still shows the ban")
+	}
+	if oob, _ := pg.doc.Find(`#flashes`).Attr("hx-swap-oob"); oob != "true" {
+		t.Error("the flash is not sent out of band")
+	}
+	if got := pg.text(`#flashes [data-testid="flash"]`); got != "Unbanned row.target@panel.test." {
+		t.Errorf("flash %q", got)
+	}
+	if support.get(tableURL).has(`[data-testid="flash"]`) {
+		t.Error("the htmx flash was also kept for the next page")
+	}
+
+	// A refused row ban (no reason) says why, and changes nothing.
+	form = formFields(support.get(tableURL), `tr#row-`+target+` form.row-ban`)
+	form.Set("duration", "1h") // the select's first option, as a browser sends it
+	pg = inTable(t, support.post("/users/"+target+"/ban", form, "HX-Request", "true"))
+	wantStatus(t, "refused row ban", pg, http.StatusOK)
+	if got := pg.text(`#flashes .flash-error`); !strings.Contains(got, "Reason") {
+		t.Errorf("error flash %q", got)
+	}
+	var banned bool
+	if err := p.store.DB().Get(&banned, `SELECT banned FROM users WHERE id = $1`, target); err != nil || banned {
+		t.Errorf("a refused ban banned the user (%v)", err)
+	}
+
+	// Managers have no row actions; admins have them on staff too.
+	if p.signedIn(managerEmail).get(tableURL).status != http.StatusForbidden {
+		t.Error("a manager reads the user table")
+	}
+	if row(p.signedIn(adminEmail).get(tableURL), s.support).Find(`form.row-ban`).Length() != 1 {
+		t.Error("an admin has no ban form on a support member's row")
+	}
+}
+
+// inTable parses a row fragment as htmx does, inside a table: an HTML parser
+// drops a <tr> found anywhere else.
+func inTable(t *testing.T, pg page) page {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + pg.body + "</tbody></table>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.doc = doc
+	return pg
+}

@@ -254,6 +254,14 @@ func (h *Handler) listUsers(c echo.Context) error {
 		table.ExportURL = exportURL(q)
 	}
 	table.Bulk = h.bulkBar(c, q, res.Total, table.Rows)
+	back := q.url("/users")
+	for i := range table.Rows {
+		if a := h.rowActions(c, back, &res.Users[i]); a != nil {
+			table.Rows[i].Actions = a
+			table.RowActions = true
+		}
+	}
+	table.BanReasons = banReasons
 	if wantsFragment(c) {
 		// The address bar shows the canonical URL of what is on screen,
 		// including a page moved back from past the end.
@@ -295,6 +303,15 @@ func (h *Handler) countUsers(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.UsersCountPage(vm), views.UsersTotal(vm))
 }
 
+// userRow is one user as the table shows them.
+func userRow(u *db.User) views.UserRow {
+	return views.UserRow{
+		ID: u.ID, URL: "/users/" + u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles,
+		Verified: u.EmailVerified, Banned: u.Banned, BannedUntil: u.BannedUntil,
+		CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt,
+	}
+}
+
 // usersTable builds the table's view-model.
 func usersTable(q userListQuery, res db.ListResult) views.UsersTable {
 	t := views.UsersTable{
@@ -311,12 +328,8 @@ func usersTable(q userListQuery, res db.ListResult) views.UsersTable {
 	if q.Order != db.DefaultOrder(q.Sort) {
 		t.Order = q.Order
 	}
-	for i, u := range res.Users {
-		t.Rows[i] = views.UserRow{
-			ID: u.ID, URL: "/users/" + u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles,
-			Verified: u.EmailVerified, Banned: u.Banned, BannedUntil: u.BannedUntil,
-			CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt,
-		}
+	for i := range res.Users {
+		t.Rows[i] = userRow(&res.Users[i])
 	}
 	if len(res.Users) > 0 {
 		t.From = res.Offset + 1

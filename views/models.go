@@ -129,6 +129,10 @@ type UsersTable struct {
 	ExportURL string
 	// Bulk is the bulk action form above the rows.
 	Bulk BulkBar
+	// RowActions says the table has a column of row actions.
+	RowActions bool
+	// BanReasons are the ready-made reasons the rows' ban forms offer.
+	BanReasons []string
 }
 
 // BulkBar is the user table's bulk action form: the rows' checkboxes belong
@@ -211,6 +215,31 @@ type UserRow struct {
 	BannedUntil *time.Time
 	CreatedAt   time.Time
 	LastLoginAt *time.Time
+	// Actions are the row's ban, unban and sign-out forms; nil when the
+	// viewer may not take them on this user.
+	Actions *RowActions
+}
+
+// RowActions is what the row's moderation forms carry.
+type RowActions struct {
+	// Allowed is false for a user the viewer may not act on: the cell is
+	// empty.
+	Allowed bool
+	CSRF    string
+	// Back is the table URL the forms return to without JavaScript.
+	Back string
+	// Durations and Reasons are the ban form's choices.
+	Durations []Option
+	Reasons   []string
+	MaxReason int
+}
+
+// RowUpdate is the htmx answer of a row action: the row as it is now, and
+// the flash message, sent out of band.
+type RowUpdate struct {
+	Row        UserRow
+	Selectable bool
+	Flashes    []Flash
 }
 
 // SortHeader is a sortable column heading.
