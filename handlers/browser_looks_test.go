@@ -141,3 +141,23 @@ func TestBrowserLooks(t *testing.T) {
 	}
 	p.noPageErrors()
 }
+
+// TestBrowserRefusedCreateAddress: a refused new-user form comes back with
+// its message, and the address bar shows /users/new, so that a reload shows
+// the form rather than posting it again.
+func TestBrowserRefusedCreateAddress(t *testing.T) {
+	t.Parallel()
+	p := newPanel(t, "refused")
+	p.signIn(adminEmail, adminPassword)
+	p.open("/users/new")
+	p.waitFor("the new user form", func(s pageState) bool { return s.H1 != "" })
+	// A taken email: the browser's own checks pass, the server refuses.
+	p.typeText(`form[data-testid="create-user"] input[name="email"]`, adminEmail, true)
+	p.typeText(`form[data-testid="create-user"] input[name="password"]`, "a-long-enough-password-1", true)
+	p.click(`button[data-testid="create"]`)
+	p.textOf(`[data-testid="email-error"]`, func(s string) bool { return strings.Contains(s, "already exists") })
+	p.waitFor("the form's own address", func(s pageState) bool { return s.path() == "/users/new" })
+	p.reload()
+	p.waitFor("the form again after a reload", func(s pageState) bool { return s.path() == "/users/new" && s.H1 != "" })
+	p.noPageErrors()
+}

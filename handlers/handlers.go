@@ -150,5 +150,13 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.GET("/audit", h.listAudit, admins)
 	e.GET("/users/export.csv", h.exportUsers, admins)
 	e.GET("/audit/export.csv", h.exportAudit, admins)
+
+	// A form's POST address in the address bar (typed, or kept by a browser
+	// without JavaScript after a refused form) leads back to the form's page
+	// rather than to a 405.
+	for _, action := range []string{"ban", "unban", "revoke-sessions", "roles", "delete", "password", "unlock"} {
+		e.GET("/users/:id/"+action, h.toUserPage, moderators)
+	}
+	e.GET("/users/bulk", h.toUsers, moderators)
 	return e, nil
 }

@@ -256,6 +256,7 @@ func (h *Handler) refuseBan(c echo.Context, form views.BanForm) error {
 	if err != nil {
 		return err
 	}
+	vm.Chrome.CanonicalURL = "/users/" + vm.User.ID
 	return h.render(c, http.StatusUnprocessableEntity, views.UserView(vm))
 }
 
@@ -296,4 +297,15 @@ func (h *Handler) revokeSessions(c echo.Context) error {
 	}
 	msg := fmt.Sprintf("Signed %s out everywhere; %s ended.", h.emailOf(c, id), sessionsText(n))
 	return h.afterAction(c, id, rowBack(c), msg)
+}
+
+// toUserPage sends a GET of one of the user page's POST addresses to the
+// user page.
+func (h *Handler) toUserPage(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/users/"+url.PathEscape(c.Param("id")))
+}
+
+// toUsers sends a GET of the bulk form's address to the user table.
+func (h *Handler) toUsers(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/users")
 }

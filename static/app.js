@@ -107,4 +107,15 @@
       row.checked = box.checked;
     });
   });
+
+  // A refused form answers its POST with the form again; the address bar
+  // then shows the page's own address (the canonical link), so that reload,
+  // back and bookmarks work.
+  var canonical = document.querySelector('link[rel="canonical"]');
+  if (canonical && window.history && history.replaceState) {
+    var to = new URL(canonical.getAttribute("href"), location.href);
+    if (to.origin === location.origin && to.pathname !== location.pathname) {
+      history.replaceState(null, "", to.pathname + to.search);
+    }
+  }
 })();

@@ -50,6 +50,10 @@ type Chrome struct {
 	CSRF    string
 	Assets  Assets
 	Flashes []Flash
+	// CanonicalURL is the page's own address when it answers a refused
+	// form's POST: app.js puts it in the address bar, so that a reload
+	// shows the page rather than posting again.
+	CanonicalURL string
 }
 
 // LoginPage is the sign-in form.
