@@ -489,7 +489,7 @@ func TestRefusedFormAddresses(t *testing.T) {
 	if href, _ := pg.doc.Find(`link[rel="canonical"]`).Attr("href"); href != "/users/"+id {
 		t.Errorf("refused delete names %q", href)
 	}
-	if b.get("/users/"+id).has(`link[rel="canonical"]`) {
+	if b.get("/users/" + id).has(`link[rel="canonical"]`) {
 		t.Error("a plain page has a canonical link (it is for refused forms)")
 	}
 	for _, action := range []string{"delete", "ban", "roles", "unban", "revoke-sessions"} {

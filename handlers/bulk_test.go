@@ -241,7 +241,7 @@ func TestRowActions(t *testing.T) {
 	wantStatus(t, "table", table, http.StatusOK)
 
 	row := func(pg page, id string) *goquery.Selection { return pg.doc.Find(`tr#row-` + id) }
-	if row(table, target).Find(`form[action="/users/` + target + `/ban"]`).Length() != 1 {
+	if row(table, target).Find(`form[action="/users/`+target+`/ban"]`).Length() != 1 {
 		t.Fatal("no ban form on a plain user's row")
 	}
 	if row(table, s.admin).Find(`form`).Length() != 0 {
