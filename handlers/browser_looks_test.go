@@ -121,6 +121,8 @@ func TestBrowserLooks(t *testing.T) {
 		shot("users", v)
 		p.open("/users/" + s.IDs[0])
 		p.waitFor("a user page", func(s pageState) bool { return s.UserTitle != "" })
+		// With JavaScript the id and the email have copy buttons.
+		p.textOf(`button[data-testid="copy-id"]:not([hidden])`, func(s string) bool { return s == "Copy" })
 		shot("user", v)
 		p.open("/users/new")
 		p.waitFor("the new user form", func(s pageState) bool { return s.H1 != "" })

@@ -60,6 +60,7 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 	for _, o := range banDurations {
 		ban.Durations = append(ban.Durations, views.Option{Value: o.value, Label: o.label})
 	}
+	ban.Reasons = banReasons
 	now := time.Now()
 	vm := views.UserPage{
 		Chrome:      h.chrome(c, d.Email),

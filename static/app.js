@@ -118,4 +118,28 @@
       history.replaceState(null, "", to.pathname + to.search);
     }
   }
+
+  // Copy buttons: shown only where this script runs, they put their value
+  // on the clipboard and say so for a moment.
+  function showCopyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (b) {
+      b.hidden = !(navigator.clipboard && navigator.clipboard.writeText);
+    });
+  }
+  showCopyButtons(document);
+  document.addEventListener("htmx:afterSwap", function (e) {
+    showCopyButtons(e.target);
+  });
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-copy]");
+    if (!b) {
+      return;
+    }
+    navigator.clipboard.writeText(b.getAttribute("data-copy")).then(function () {
+      b.textContent = "Copied";
+      setTimeout(function () {
+        b.textContent = "Copy";
+      }, 1500);
+    });
+  });
 })();

@@ -358,7 +358,9 @@ type BanForm struct {
 	Reason    string
 	Duration  string
 	Durations []Option
-	Error     string
+	// Reasons are ready-made reasons offered beside the free text.
+	Reasons []string
+	Error   string
 }
 
 // NewUserPage is the admin's form that creates a user.
