@@ -42,8 +42,9 @@ type auditQuery struct {
 	Page        int
 }
 
-// auditDay is the layout of the date range's days.
-const auditDay = "2006-01-02"
+// dayLayout is how a URL names a day: the audit log's date range and the
+// user table's dashboard filters.
+const dayLayout = "2006-01-02"
 
 // parseAuditQuery reads the audit log's state. An unknown action, a
 // malformed day or a malformed page falls back to its default; text that is
@@ -53,8 +54,8 @@ func parseAuditQuery(v url.Values) auditQuery {
 		Actor:       auditText(v.Get("actor")),
 		Action:      strings.TrimSpace(v.Get("action")),
 		Target:      auditText(v.Get("target")),
-		From:        auditDate(v.Get("from")),
-		To:          auditDate(v.Get("to")),
+		From:        parseDay(v.Get("from")),
+		To:          parseDay(v.Get("to")),
 		HideSignIns: v.Get("signins") == "hide",
 		Page:        1,
 	}
@@ -67,10 +68,10 @@ func parseAuditQuery(v url.Values) auditQuery {
 	return q
 }
 
-// auditDate keeps a well-formed day and drops anything else.
-func auditDate(s string) string {
+// parseDay keeps a well-formed day and drops anything else.
+func parseDay(s string) string {
 	s = strings.TrimSpace(s)
-	if _, err := time.Parse(auditDay, s); err != nil {
+	if _, err := time.Parse(dayLayout, s); err != nil {
 		return ""
 	}
 	return s
@@ -80,10 +81,10 @@ func auditDate(s string) string {
 // range from the start of From to the end of To.
 func (q auditQuery) filter() db.AuditFilter {
 	f := db.AuditFilter{Actor: q.Actor, Action: q.Action, Target: q.Target, HideSignIns: q.HideSignIns}
-	if t, err := time.Parse(auditDay, q.From); err == nil {
+	if t, err := time.Parse(dayLayout, q.From); err == nil {
 		f.Since = &t
 	}
-	if t, err := time.Parse(auditDay, q.To); err == nil {
+	if t, err := time.Parse(dayLayout, q.To); err == nil {
 		end := t.AddDate(0, 0, 1)
 		f.Until = &end
 	}

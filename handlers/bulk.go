@@ -262,7 +262,7 @@ func bulkHidden(f bulkForm) []views.Hidden {
 	hs := []views.Hidden{{Name: "action", Value: string(f.Action)}, {Name: "scope", Value: f.Scope}, {Name: "back", Value: f.Back}}
 	if f.Scope == "filter" {
 		for k, v := range f.Filter.withPage(1).values() {
-			if k == "q" || k == "role" || k == "banned" || k == "verified" {
+			if slices.Contains(filterKeys, k) {
 				hs = append(hs, views.Hidden{Name: k, Value: v[0]})
 			}
 		}
@@ -319,7 +319,7 @@ func (h *Handler) bulkBar(c echo.Context, q userListQuery, total int64, rows []v
 		}
 	}
 	for k, v := range q.withPage(1).values() {
-		if k == "q" || k == "role" || k == "banned" || k == "verified" {
+		if slices.Contains(filterKeys, k) {
 			bar.Filter = append(bar.Filter, views.Hidden{Name: k, Value: v[0]})
 		}
 	}

@@ -104,6 +104,16 @@ type UsersFilters struct {
 	// ClearURL is the unfiltered table; Active says whether any filter is set.
 	ClearURL string
 	Active   bool
+	// Hidden carries the filters that have no control (from the dashboard),
+	// and Chips shows each with a link that removes it.
+	Hidden []Hidden
+	Chips  []FilterChip
+}
+
+// FilterChip is a filter set from elsewhere, shown with a way to remove it.
+type FilterChip struct {
+	Label     string
+	RemoveURL string
 }
 
 // UsersTable is the unit htmx swaps: the rows, the sort headers, the range
@@ -409,30 +419,82 @@ type DashboardPage struct {
 	Verified   int64
 	Unverified int64
 	Banned     int64
-	Active30   int64
 	// VerifiedPct and BannedPct are shares of Total, in whole percent.
 	VerifiedPct int
 	BannedPct   int
-	Roles       []RoleStat
-	Signups     []DayBar
-	SignupsSum  int64
-	SignupsMax  int64
-	// UsersURL links the counts to the table, for those who may see it.
-	UsersURL string
+	// TotalURL, VerifiedURL and BannedURL open the users a tile counts;
+	// empty for those who may not see the table.
+	TotalURL    string
+	VerifiedURL string
+	BannedURL   string
+	// New and Active are the sign-up and sign-in tiles, one per window.
+	New    []StatTile
+	Active []StatTile
+	// Roles counts users per role, plain users last; Methods per way of
+	// signing in.
+	Roles   []RoleStat
+	Methods []RoleStat
+	Chart   SignupChart
+}
+
+// StatTile is one number of the dashboard.
+type StatTile struct {
+	// Key names the tile for tests (data-testid "stat-" + Key).
+	Key   string
+	Label string
+	Value int64
+	// Note is the comparison or share under the number.
+	Note string
+	// URL opens the users counted; empty when the viewer may not.
+	URL string
+}
+
+// SignupChart is the signups chart, laid out in the SVG's units.
+type SignupChart struct {
+	Range  string
+	Ranges []RangeLink
+	Title  string
+	// Unit is day, week or month: what one bar counts.
+	Unit          string
+	Width, Height int
+	Bars          []ChartBar
+	// Ticks are the y-axis values with their heights; XLabels the dates
+	// under some bars, with their x positions (in Y).
+	Ticks   []ChartTick
+	XLabels []ChartTick
+	Sum     int64
+	Max     int64
+}
+
+// RangeLink is one choice of the chart's range selector.
+type RangeLink struct {
+	Label   string
+	URL     string
+	Current bool
+}
+
+// ChartBar is one period of the chart.
+type ChartBar struct {
+	Label               string
+	Users               int64
+	X, Y, Width, Height float64
+}
+
+// ChartTick is a labelled position on an axis.
+type ChartTick struct {
+	Label string
+	Y     float64
+	// Anchor is the SVG text-anchor of a date label: start, middle or end.
+	Anchor string
 }
 
 // RoleStat is how many users hold one role.
 type RoleStat struct {
-	Role  string
+	Role string
+	// Key names the row for tests when Role is a phrase ("none", "password").
+	Key   string
 	Users int64
 	// URL lists the role's users, for those who may see the table.
 	URL string
 }
 
-// DayBar is one day of the signups chart.
-type DayBar struct {
-	Day   time.Time
-	Users int64
-	// Height is the bar height in chart units (0..100).
-	Height int
-}
