@@ -45,11 +45,11 @@ type userListQuery struct {
 	CreatedFrom  string
 	SignedInFrom string
 	// Method is db.MethodPassword or an OAuth provider's name.
-	Method string
-	Sort     string
-	Order    string
-	Page     int
-	PerPage  int
+	Method  string
+	Sort    string
+	Order   string
+	Page    int
+	PerPage int
 }
 
 // noRole is the role filter's value for users who hold no role.

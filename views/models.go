@@ -497,4 +497,3 @@ type RoleStat struct {
 	// URL lists the role's users, for those who may see the table.
 	URL string
 }
-
