@@ -1,11 +1,16 @@
--- userpanel schema.
+-- userpanel schema: the whole current schema, to read and to create a new
+-- database with.
 -- schema-version: 4
--- Raise the version with every change; keep every statement idempotent
--- (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) so that an upgrade keeps the data.
 --
--- Applied by `userpanel migrate` inside one transaction under an advisory lock,
--- and recorded in schema_migrations. Every statement is idempotent so that a
--- database created by hand from this file can still be migrated later.
+-- A new database gets this file whole and is stamped at the version above. An
+-- existing database is upgraded by the numbered files in db/migrations/, each
+-- in its own transaction, under an advisory lock (see db/migrate.go).
+--
+-- To change the schema: add db/migrations/0000N_name.sql (goose format, first
+-- line `-- +goose Up`), make the same change here idempotently (IF NOT EXISTS,
+-- CREATE OR REPLACE, DROP ... IF EXISTS), and raise the version line to N.
+-- Migrate refuses to run when the two disagree, and TestMigrationsMatchSchema
+-- checks that both give the same database.
 --
 -- Built for a million users and more: every sort column of the user table has a
 -- btree index ending in id (the tiebreaker that keeps pages stable), and the
