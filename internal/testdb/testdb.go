@@ -118,6 +118,7 @@ func Config(t testing.TB) pgtestdb.Config {
 // dropped when the test ends.
 func URL(t testing.TB) string {
 	t.Helper()
+	db.UseMinPasswordCostForTests()
 	conf := pgtestdb.Custom(t, Config(t), migrator{schema: Schema(t)})
 	return conf.URL()
 }
