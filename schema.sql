@@ -1,11 +1,16 @@
--- userpanel schema.
+-- userpanel schema: the whole current schema, to read and to create a new
+-- database with.
 -- schema-version: 8
--- Raise the version with every change; keep every statement idempotent
--- (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) so that an upgrade keeps the data.
 --
--- Applied by `userpanel migrate` inside one transaction under an advisory lock,
--- and recorded in schema_migrations. Every statement is idempotent so that a
--- database created by hand from this file can still be migrated later.
+-- A new database gets this file whole and is stamped at the version above. An
+-- existing database is upgraded by the numbered files in db/migrations/, each
+-- in its own transaction, under an advisory lock (see db/migrate.go).
+--
+-- To change the schema: add db/migrations/0000N_name.sql (goose format, first
+-- line `-- +goose Up`), make the same change here idempotently (IF NOT EXISTS,
+-- CREATE OR REPLACE, DROP ... IF EXISTS), and raise the version line to N.
+-- Migrate refuses to run when the two disagree, and TestMigrationsMatchSchema
+-- checks that both give the same database.
 --
 -- Built for a million users and more: every sort column of the user table has a
 -- btree index ending in id (the tiebreaker that keeps pages stable), and the
@@ -241,13 +246,14 @@ BEGIN
 END
 $$;
 
--- An OAuth statement moves its users' oauth_links (and through the trigger
--- above the 'password' count) and the providers' counts. The users' rows are
--- updated first, in id order: that locks them, so that a second statement
--- linking the same user waits and then sees this one's rows. A (user,
--- provider) pair counts when its first account is made and stops counting
--- when its last is removed. The seed sets userpanel.seeding and counts its
--- own rows in bulk instead.
+-- An OAuth statement moves the providers' counts and its users' oauth_links
+-- (and through the trigger above the 'password' count). It locks the rows of
+-- the providers it touches first, in order: that serialises two statements
+-- linking or unlinking at one provider (the second waits, then sees the
+-- first's rows), and every path takes its locks in the same order (provider,
+-- then user, then 'password'), so none can deadlock. A (user, provider) pair
+-- counts when its first account is made and stops counting when its last is
+-- removed. The seed sets userpanel.seeding and counts its own rows instead.
 CREATE OR REPLACE FUNCTION signin_methods_on_oauth() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -255,22 +261,24 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
+        INSERT INTO signin_methods (method, users)
+        SELECT DISTINCT provider, 0 FROM new_rows ORDER BY 1
+        ON CONFLICT (method) DO NOTHING;
+        PERFORM 1 FROM signin_methods WHERE method IN (SELECT provider FROM new_rows) ORDER BY method FOR UPDATE;
+        UPDATE signin_methods m SET users = m.users + g.users
+        FROM (
+            SELECT provider, count(*) AS users FROM (
+                SELECT n.user_id, n.provider, count(*) AS added FROM new_rows n GROUP BY n.user_id, n.provider
+            ) p
+            WHERE p.added = (SELECT count(*) FROM oauth_accounts o WHERE o.user_id = p.user_id AND o.provider = p.provider)
+            GROUP BY provider
+        ) g
+        WHERE m.method = g.provider;
         UPDATE users u SET oauth_links = u.oauth_links + c.n
         FROM (SELECT user_id, count(*) AS n FROM new_rows GROUP BY user_id ORDER BY user_id) c
         WHERE u.id = c.user_id;
-        INSERT INTO signin_methods AS m (method, users)
-        SELECT provider, count(*) FROM (
-            SELECT n.user_id, n.provider, count(*) AS added FROM new_rows n GROUP BY n.user_id, n.provider
-        ) p
-        WHERE p.added = (SELECT count(*) FROM oauth_accounts o WHERE o.user_id = p.user_id AND o.provider = p.provider)
-        GROUP BY provider ORDER BY provider
-        ON CONFLICT (method) DO UPDATE SET users = m.users + EXCLUDED.users;
     ELSIF TG_OP = 'DELETE' THEN
-        -- No user row when the user is being deleted (the cascade): their
-        -- 'password' share is settled by the user's own delete.
-        UPDATE users u SET oauth_links = u.oauth_links - c.n
-        FROM (SELECT user_id, count(*) AS n FROM old_rows GROUP BY user_id ORDER BY user_id) c
-        WHERE u.id = c.user_id;
+        PERFORM 1 FROM signin_methods WHERE method IN (SELECT provider FROM old_rows) ORDER BY method FOR UPDATE;
         UPDATE signin_methods m SET users = m.users - g.users
         FROM (
             SELECT provider, count(*) AS users FROM (SELECT DISTINCT user_id, provider FROM old_rows) p
@@ -278,6 +286,11 @@ BEGIN
             GROUP BY provider
         ) g
         WHERE m.method = g.provider;
+        -- No user row when the user is being deleted (the cascade): their
+        -- 'password' share is settled by the user's own delete.
+        UPDATE users u SET oauth_links = u.oauth_links - c.n
+        FROM (SELECT user_id, count(*) AS n FROM old_rows GROUP BY user_id ORDER BY user_id) c
+        WHERE u.id = c.user_id;
     END IF;
     RETURN NULL;
 END

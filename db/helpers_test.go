@@ -5,42 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lib/pq"
-	"golang.org/x/crypto/bcrypt"
 
 	"userpanel/db"
 	"userpanel/internal/testdb"
 )
 
 // testPassword is the password of every fixture user inserted with SQL.
-const testPassword = "correct-horse-battery-staple"
+const testPassword = testdb.Password
 
-var (
-	hashOnce sync.Once
-	hashText string
-	hashErr  error
-)
-
-// passwordHash returns one bcrypt hash of testPassword at the lowest cost,
-// computed once per run. Authenticate reads the cost from the stored hash, so
+// passwordHash returns testPassword's bcrypt hash at the lowest cost
+// (testdb.PasswordHash). Authenticate reads the cost from the stored hash, so
 // fixture users sign in in a millisecond instead of the seconds that cost 11
 // takes under the race detector.
-func passwordHash(t testing.TB) string {
-	t.Helper()
-	hashOnce.Do(func() {
-		var h []byte
-		h, hashErr = bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-		hashText = string(h)
-	})
-	if hashErr != nil {
-		t.Fatalf("hash password: %v", hashErr)
-	}
-	return hashText
-}
+func passwordHash(testing.TB) string { return testdb.PasswordHash() }
 
 // sysCtx is a context whose changes are made by a system actor.
 func sysCtx() context.Context {

@@ -43,7 +43,7 @@ func CheckPassword(password string) error {
 
 // HashPassword returns the bcrypt hash that CreateUser stores.
 func HashPassword(password string) (string, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), int(hashCost.Load()))
 	if err != nil {
 		return "", fmt.Errorf("db: hash password: %w", err)
 	}

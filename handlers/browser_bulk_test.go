@@ -1,33 +1,16 @@
 package handlers_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
-// textOf polls the text of sel until ok accepts it (waitTimeout at most).
+// textOf waits until ok accepts the text of sel (waitTimeout at most),
+// reading it through a reader of its own.
 func (p *panel) textOf(sel string, ok func(string) bool) string {
 	p.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.textContent.replace(/\s+/g, " ").trim() : ""; })()`, sel)
-	for {
-		ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
-		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		cancel()
-		if err == nil && ok(got) {
-			return got
-		}
-		if time.Now().After(deadline) {
-			s, _ := p.state()
-			p.t.Fatalf("waited %s for the text of %s (last %q, %v); the page showed:\n%s", waitTimeout, sel, got, err, s)
-		}
-		time.Sleep(40 * time.Millisecond)
-	}
+	return waitRead(p, reader[string]{fmt.Sprintf("() => text(q(%q))", sel)}, "the text of "+sel, ok)
 }
 
 // TestBrowserBulkBanAndRowUnban: an admin ticks two rows of a search, bans

@@ -1,12 +1,11 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -49,7 +48,7 @@ const (
 
 	adminEmail    = "root.admin@userpanel.test"
 	adminName     = "Root Admin"
-	adminPassword = "plum-Tangerine-42-kite"
+	adminPassword = testdb.Password
 
 	// fixtureUsers is how many users seedUsers inserts besides the admin.
 	fixtureUsers = 120
@@ -87,22 +86,7 @@ func screenshotDir(t *testing.T) string {
 
 // syncBuffer collects the server's log and the page's console for a failure
 // report; the server and the browser write from their own goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testdb.LogBuffer
 
 // panel is one journey: a database with an admin and fixture users, the
 // panel serving it, and a browser tab.
@@ -157,7 +141,7 @@ func newPanel(t *testing.T, prefix string, opts ...panelOption) *panel {
 	e, err := handlers.New(store, handlers.Options{
 		SessionSecret: secret,
 		Static:        os.DirFS("../static"),
-		Logger:        slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:        serverLog.Logger(),
 	})
 	if err != nil {
 		t.Fatalf("handlers.New: %v", err)
@@ -319,25 +303,14 @@ func (p *panel) noPageErrors() {
 	}
 }
 
-// passwordHash is adminPassword's bcrypt hash, computed once for the
-// package: bcrypt costs about 1.7 s under -race, and store.CreateUser would
-// pay it again for every test. Signing in still pays it once per test.
-var passwordHash = sync.OnceValues(func() (string, error) { return db.HashPassword(adminPassword) })
+// passwordHash is adminPassword's bcrypt hash at the minimum cost
+// (testdb.PasswordHash), so that a sign-in takes a millisecond.
+var passwordHash = func() (string, error) { return testdb.PasswordHash(), nil }
 
 // addAccount inserts an account whose password is adminPassword, with roles.
 func addAccount(t *testing.T, store *db.Store, email, name string, roles ...string) {
 	t.Helper()
-	hash, err := passwordHash()
-	if err != nil {
-		t.Fatalf("hash the password: %v", err)
-	}
-	_, err = store.DB().ExecContext(context.Background(), `WITH u AS (
-			INSERT INTO users (email, name, password_hash, email_verified) VALUES ($1, $2, $3, true) RETURNING id)
-		INSERT INTO user_roles (user_id, role_id) SELECT u.id, r.id FROM u, roles r WHERE r.name = ANY($4)`,
-		email, name, hash, pq.Array(roles))
-	if err != nil {
-		t.Fatalf("add the account %s: %v", email, err)
-	}
+	testdb.AddUser(t, store, email, name, roles...)
 }
 
 // seedUsers inserts fixtureUsers users in one statement. Names and emails
@@ -403,37 +376,75 @@ func (p *panel) expectPage(lp db.ListParams) ([]string, int64) {
 	return ids, res.Total
 }
 
-// pageState is what a person sees on the page at one moment.
-type pageState struct {
-	URL         string            `json:"url"`
-	Title       string            `json:"title"`
-	H1          string            `json:"h1"`
-	IDs         []string          `json:"ids"`
-	Emails      []string          `json:"emails"`
-	Names       []string          `json:"names"`
-	Current     string            `json:"current"`
-	Range       string            `json:"range"`
-	Sorted      map[string]string `json:"sorted"`
-	Search      *string           `json:"search"`
-	HasTable    bool              `json:"hasTable"`
-	Empty       bool              `json:"empty"`
-	TableError  string            `json:"tableError"`
-	LoginForm   bool              `json:"loginForm"`
-	LoginError  string            `json:"loginError"`
-	CurrentUser string            `json:"currentUser"`
-	UserTitle   string            `json:"userTitle"`
-	StatTotal   string            `json:"statTotal"`
-	Marker      *int              `json:"marker"`
+// What a person sees is read through one small reader per kind of page:
+// each is a script that returns a JSON object and the Go struct it fills.
+// pageState is all of them at once, for the journeys that cross pages.
+
+// reader reads one part of the page: js is an arrow function, run with the
+// helpers of readPrelude in scope, returning an object that decodes into T.
+type reader[T any] struct{ js string }
+
+// readPrelude is in scope for every reader.
+const readPrelude = `const q = (s) => document.querySelector(s);
+	const all = (s) => Array.from(document.querySelectorAll(s));
+	const text = (el) => el ? el.textContent.replace(/\s+/g, " ").trim() : "";`
+
+// expr is the expression that runs the reader and returns its JSON text.
+func (r reader[T]) expr() string {
+	return "(() => { " + readPrelude + " return JSON.stringify((" + r.js + ")()); })()"
+}
+
+// pageHead is what every page shows: where it is, its heading, who is signed in.
+type pageHead struct {
+	URL         string `json:"url"`
+	Title       string `json:"title"`
+	H1          string `json:"h1"`
+	CurrentUser string `json:"currentUser"`
+	Marker      *int   `json:"marker"`
 	// Loading is whether the loading indicator shows; nil without one.
 	Loading *bool `json:"loading"`
 }
 
-// stateJS reads pageState from the document, through the data-testid
-// contract the panel implements.
-const stateJS = `(() => {
-	const q = (s) => document.querySelector(s);
-	const all = (s) => Array.from(document.querySelectorAll(s));
-	const text = (el) => el ? el.textContent.replace(/\s+/g, " ").trim() : "";
+var headReader = reader[pageHead]{`() => ({
+	url: location.href,
+	title: document.title,
+	h1: text(q("h1")),
+	currentUser: text(q('[data-testid="current-user"]')),
+	marker: (typeof window.__marker === "number") ? window.__marker : null,
+	loading: (() => {
+		const l = q('[data-testid="loading"]');
+		if (!l) return null;
+		const r = l.getBoundingClientRect(), cs = getComputedStyle(l);
+		return r.width > 0 && r.height > 0 && cs.visibility !== "hidden" && Number(cs.opacity) > 0;
+	})(),
+})`}
+
+// loginView is the login page.
+type loginView struct {
+	LoginForm  bool   `json:"loginForm"`
+	LoginError string `json:"loginError"`
+}
+
+var loginReader = reader[loginView]{`() => ({
+	loginForm: !!q('form[data-testid="login-form"]'),
+	loginError: text(q('[data-testid="login-error"]')),
+})`}
+
+// tableView is the users table: its rows, paging, sorting and search box.
+type tableView struct {
+	IDs        []string          `json:"ids"`
+	Emails     []string          `json:"emails"`
+	Names      []string          `json:"names"`
+	Current    string            `json:"current"`
+	Range      string            `json:"range"`
+	Sorted     map[string]string `json:"sorted"`
+	Search     *string           `json:"search"`
+	HasTable   bool              `json:"hasTable"`
+	Empty      bool              `json:"empty"`
+	TableError string            `json:"tableError"`
+}
+
+var tableReader = reader[tableView]{`() => {
 	const rows = all('tr[data-testid="user-row"]');
 	const sorted = {};
 	for (const a of all('a[data-testid^="sort-"]')) {
@@ -442,9 +453,6 @@ const stateJS = `(() => {
 	}
 	const search = q('input[name="q"][data-testid="search"]');
 	return {
-		url: location.href,
-		title: document.title,
-		h1: text(q("h1")),
 		ids: rows.map((r) => {
 			const a = r.querySelector('td[data-testid="user-email"] a');
 			return a ? new URL(a.href, location.href).pathname.split("/").filter(Boolean).pop() : "";
@@ -458,20 +466,70 @@ const stateJS = `(() => {
 		hasTable: !!q("#users-table"),
 		empty: !!q('[data-testid="empty"]'),
 		tableError: text(q('[data-testid="table-error"]')),
-		loginForm: !!q('form[data-testid="login-form"]'),
-		loginError: text(q('[data-testid="login-error"]')),
-		currentUser: text(q('[data-testid="current-user"]')),
-		userTitle: text(q('h1[data-testid="user-title"]')),
-		statTotal: (q('[data-testid="stat-total"]') || {innerText: ""}).innerText.replace(/\s+/g, " ").trim(),
-		marker: (typeof window.__marker === "number") ? window.__marker : null,
-		loading: (() => {
-			const l = q('[data-testid="loading"]');
-			if (!l) return null;
-			const r = l.getBoundingClientRect(), cs = getComputedStyle(l);
-			return r.width > 0 && r.height > 0 && cs.visibility !== "hidden" && Number(cs.opacity) > 0;
-		})(),
 	};
-})()`
+}`}
+
+// userView is one user's page.
+type userView struct {
+	UserTitle string `json:"userTitle"`
+	UserRoles string `json:"userRoles"`
+	BanState  string `json:"banState"`
+	Sessions  int    `json:"sessions"`
+}
+
+var userReader = reader[userView]{`() => ({
+	userTitle: text(q('h1[data-testid="user-title"]')),
+	userRoles: text(q('[data-testid="user-roles"]')),
+	banState: text(q('[data-testid="ban-state"]')),
+	sessions: all('tr[data-testid="session-row"]').length,
+})`}
+
+// dashboardView is the counts dashboard, each number as the page shows it.
+type dashboardView struct {
+	StatTotal    string `json:"statTotal"`
+	StatVerified string `json:"statVerified"`
+	StatBanned   string `json:"statBanned"`
+}
+
+var dashboardReader = reader[dashboardView]{`() => {
+	const stat = (id) => (q('[data-testid="' + id + '"]') || {innerText: ""}).innerText.replace(/\s+/g, " ").trim();
+	return {statTotal: stat("stat-total"), statVerified: stat("stat-verified"), statBanned: stat("stat-banned")};
+}`}
+
+// auditRow is one row of the audit log as shown.
+type auditRow struct {
+	Actor  string `json:"actor"`
+	Action string `json:"action"`
+	Target string `json:"target"`
+}
+
+// auditView is the audit log page.
+type auditView struct {
+	AuditRows []auditRow `json:"auditRows"`
+}
+
+var auditReader = reader[auditView]{`() => ({
+	auditRows: all('tr[data-testid="audit-row"]').map((r) => ({
+		actor: text(r.querySelector('[data-testid="audit-actor"]')),
+		action: text(r.querySelector('[data-testid="audit-action"]')),
+		target: text(r.querySelector('[data-testid="audit-target"]')),
+	})),
+})`}
+
+// pageState is what a person sees on the page at one moment: every reader
+// at once.
+type pageState struct {
+	pageHead
+	loginView
+	tableView
+	userView
+	dashboardView
+	auditView
+}
+
+var stateReader = reader[pageState]{"() => Object.assign({}, (" + headReader.js + ")(), (" + loginReader.js +
+	")(), (" + tableReader.js + ")(), (" + userReader.js + ")(), (" + dashboardReader.js + ")(), (" +
+	auditReader.js + ")())"}
 
 // String describes the state in a failure message.
 func (s pageState) String() string {
@@ -498,6 +556,9 @@ func (s pageState) String() string {
 	}
 	if s.UserTitle != "" || s.StatTotal != "" {
 		fmt.Fprintf(&b, "  user-title %q, stat-total %q\n", s.UserTitle, s.StatTotal)
+	}
+	if len(s.AuditRows) > 0 {
+		fmt.Fprintf(&b, "  audit log: %d rows, first %+v\n", len(s.AuditRows), s.AuditRows[0])
 	}
 	if s.Marker != nil {
 		fmt.Fprintf(&b, "  window.__marker = %d\n", *s.Marker)
@@ -526,41 +587,90 @@ func (s pageState) path() string {
 	return u.Path
 }
 
-// state reads the page once. It can fail while a page is loading.
-func (p *panel) state() (pageState, error) {
+// readRaw runs a reader once and returns its JSON text and what it decodes
+// to. It can fail while a page is loading.
+func readRaw[T any](p *panel, r reader[T]) (string, T, error) {
+	var v T
 	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
 	defer cancel()
-	return chromedp.Run(ctx, chromedp.Evaluate[pageState](stateJS))
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](r.expr()))
+	if err == nil {
+		err = json.Unmarshal([]byte(raw), &v)
+	}
+	return raw, v, err
 }
 
-// waitFor polls the page until ok accepts what it shows, and fails the test
-// with the last state seen when waitTimeout passes. htmx swaps and page
-// loads are asynchronous: the tests always wait for the state they expect
-// and never sleep a guessed time.
-func (p *panel) waitFor(what string, ok func(s pageState) bool) pageState {
+// read runs a reader once, failing the test if the page cannot be read.
+func read[T any](p *panel, r reader[T]) T {
+	p.t.Helper()
+	_, v, err := readRaw(p, r)
+	if err != nil {
+		p.t.Fatalf("read the page: %v", err)
+	}
+	return v
+}
+
+// state reads the whole page once. It can fail while a page is loading.
+func (p *panel) state() (pageState, error) {
+	_, s, err := readRaw(p, stateReader)
+	return s, err
+}
+
+// waitRead reads the page through r until ok accepts what it shows, and
+// fails the test with the last state seen when waitTimeout passes. htmx
+// swaps and page loads are asynchronous: the tests always wait for the state
+// they expect and never sleep a guessed time. Between two reads chromedp
+// polls the page for a change to what r reads (or for a new document, when
+// a navigation replaces it), so the Go side only looks again when there is
+// something new to see.
+func waitRead[T any](p *panel, r reader[T], what string, ok func(T) bool) T {
 	p.t.Helper()
 	deadline := time.Now().Add(waitTimeout)
-	var last pageState
+	var last T
 	var lastErr error
 	seen := false
 	for {
-		s, err := p.state()
+		raw, v, err := readRaw(p, r)
 		if err == nil {
-			last, seen = s, true
-			if ok(s) {
-				return s
+			last, seen = v, true
+			if ok(v) {
+				return v
 			}
 		} else {
 			lastErr = err
 		}
-		if time.Now().After(deadline) || p.ctx.Err() != nil {
+		left := time.Until(deadline)
+		if left <= 0 || p.ctx.Err() != nil {
+			whole, _ := p.state()
 			if !seen {
 				p.t.Fatalf("waited %s for %s, and could not read the page: %v", waitTimeout, what, lastErr)
 			}
-			p.t.Fatalf("waited %s for %s; the page showed:\n%s", waitTimeout, what, last)
+			p.t.Fatalf("waited %s for %s; the reader saw %+v\nthe page showed:\n%s", waitTimeout, what, last, whole)
 		}
-		time.Sleep(40 * time.Millisecond)
+		p.waitForChange(r.expr(), raw, err, left)
 	}
+}
+
+// waitForChange lets chromedp poll the page until expr gives something other
+// than last, or until a page that could not be read has loaded. An error
+// here (a navigation destroyed the document being polled, or the time is
+// up) only means it is time to read again.
+func (p *panel) waitForChange(expr, last string, readErr error, left time.Duration) {
+	cond := `document.readyState !== "loading"`
+	if readErr == nil {
+		lit, _ := json.Marshal(last)
+		cond = fmt.Sprintf("(%s) !== %s", expr, lit)
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, left+time.Second)
+	defer cancel()
+	_ = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](cond,
+		chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(left)))
+}
+
+// waitFor waits until ok accepts the whole page (every reader); see waitRead.
+func (p *panel) waitFor(what string, ok func(s pageState) bool) pageState {
+	p.t.Helper()
+	return waitRead(p, stateReader, what, ok)
 }
 
 // do runs browser actions with waitTimeout, so that a missing element fails
@@ -615,32 +725,40 @@ const locateJS = `((sel, focus, replace) => {
 	return {found: true, x, y, covered};
 })`
 
-// locate waits for a visible element that sel matches and returns where it
-// is on screen.
+// locate waits for a visible, uncovered element that sel matches and
+// returns where it is on screen; chromedp polls the page for it.
 func (p *panel) locate(sel string, focus, replace bool) target {
 	p.t.Helper()
 	expr := fmt.Sprintf("%s(%q, %v, %v)", locateJS, sel, focus, replace)
+	found := fmt.Sprintf("(() => { const t = %s; return t.found && !t.covered ? t : false; })()", expr)
 	deadline := time.Now().Add(waitTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
-		tg, err := chromedp.Run(ctx, chromedp.Evaluate[target](expr))
+	var err error
+	// A navigation ends a poll early (its document is gone): poll the new
+	// document, until the deadline.
+	for left := waitTimeout; left > 0 && p.ctx.Err() == nil; left = time.Until(deadline) {
+		ctx, cancel := context.WithTimeout(p.ctx, left+time.Second)
+		var tg target
+		tg, err = chromedp.Run(ctx, chromedp.Poll[target](found,
+			chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(left)))
 		cancel()
-		if err == nil && tg.Found && tg.Covered == "" {
+		if err == nil {
 			return tg
 		}
-		if time.Now().After(deadline) || p.ctx.Err() != nil {
-			s, _ := p.state()
-			switch {
-			case err != nil:
-				p.t.Fatalf("look for %s: %v; the page showed:\n%s", sel, err, s)
-			case tg.Found:
-				p.t.Fatalf("%s is covered by %s; the page showed:\n%s", sel, tg.Covered, s)
-			default:
-				p.t.Fatalf("waited %s for a visible %s; the page showed:\n%s", waitTimeout, sel, s)
-			}
-		}
-		time.Sleep(40 * time.Millisecond)
 	}
+	// Say why: not there, covered, or the page could not be read.
+	s, _ := p.state()
+	rctx, rcancel := context.WithTimeout(p.ctx, 3*time.Second)
+	defer rcancel()
+	last, lerr := chromedp.Run(rctx, chromedp.Evaluate[target](expr))
+	switch {
+	case lerr != nil:
+		p.t.Fatalf("look for %s: %v (%v); the page showed:\n%s", sel, err, lerr, s)
+	case last.Found:
+		p.t.Fatalf("%s is covered by %s; the page showed:\n%s", sel, last.Covered, s)
+	default:
+		p.t.Fatalf("waited %s for a visible %s (%v); the page showed:\n%s", waitTimeout, sel, err, s)
+	}
+	return target{}
 }
 
 // click clicks the first visible element that sel matches with the mouse,

@@ -47,9 +47,10 @@ func TestBrowserSignIn(t *testing.T) {
 
 	// A wrong password.
 	p.fillLogin(adminEmail, "not-the-password-at-all")
-	s = p.waitFor(`the "invalid email or password" message`, func(s pageState) bool {
-		return strings.Contains(strings.ToLower(s.LoginError), "invalid email or password")
+	waitRead(p, loginReader, `the "invalid email or password" message`, func(l loginView) bool {
+		return strings.Contains(strings.ToLower(l.LoginError), "invalid email or password")
 	})
+	s = p.waitFor("the login page", func(s pageState) bool { return s.LoginForm })
 	if s.path() != "/login" || s.CurrentUser != "" || !s.LoginForm {
 		t.Errorf("after a wrong password the page is not the login form again:\n%s", s)
 	}
@@ -82,10 +83,25 @@ func TestBrowserSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.waitFor("the dashboard with the total of "+strconv.FormatInt(stats.Total, 10)+" users", func(s pageState) bool {
-		return s.path() == "/dashboard" && showsNumber(s.StatTotal, stats.Total)
-	})
+	waitRead(p, dashboardReader, "the dashboard with the total of "+strconv.FormatInt(stats.Total, 10)+" users",
+		func(d dashboardView) bool { return showsNumber(d.StatTotal, stats.Total) })
 	p.screenshot("dashboard")
+
+	// The admin's own page, and the audit log naming the sign-in.
+	admin, err := p.store.GetUserByEmail(context.Background(), adminEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.open("/users/" + admin.ID)
+	waitRead(p, userReader, "the admin's page", func(u userView) bool {
+		return strings.Contains(u.UserTitle, adminName) && strings.Contains(u.UserRoles, "admin")
+	})
+	p.open("/audit")
+	waitRead(p, auditReader, "the audit log with the admin's sign-in", func(a auditView) bool {
+		return slices.ContainsFunc(a.AuditRows, func(r auditRow) bool {
+			return r.Action == db.ActionLogin && strings.Contains(r.Actor, adminEmail)
+		})
+	})
 	p.noPageErrors()
 }
 

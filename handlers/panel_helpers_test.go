@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,12 +11,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/lib/pq"
-	"golang.org/x/crypto/bcrypt"
 
 	"userpanel/db"
 	"userpanel/internal/testdb"
@@ -28,7 +24,7 @@ import (
 // and read the HTML with goquery.
 
 // testPassword is every fixture account's password.
-const testPassword = "fixture-Password-4711"
+const testPassword = testdb.Password
 
 // testSecret is the session secret of the test servers.
 var testSecret = []byte("test-secret-test-secret-test-secret-0123")
@@ -37,31 +33,10 @@ var testSecret = []byte("test-secret-test-secret-test-secret-0123")
 // reads the cost from the hash, so signing in as a fixture takes a
 // millisecond instead of seconds under the race detector. (An unknown email
 // is still compared against the db's full-cost dummy hash.)
-var fixtureHash = sync.OnceValue(func() string {
-	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		panic(err)
-	}
-	return string(h)
-})
+var fixtureHash = testdb.PasswordHash
 
 // logBuffer collects the server's log lines for a test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = testdb.LogBuffer
 
 // testPanel is a panel server over its own database.
 type testPanel struct {
@@ -78,7 +53,7 @@ func newTestPanel(t *testing.T, mutate ...func(*Options)) *testPanel {
 	opts := Options{
 		SessionSecret: testSecret,
 		Static:        os.DirFS("../static"),
-		Logger:        slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:        logs.Logger(),
 	}
 	for _, m := range mutate {
 		m(&opts)
@@ -95,20 +70,7 @@ func newTestPanel(t *testing.T, mutate ...func(*Options)) *testPanel {
 // addUser inserts an account with testPassword and the given roles.
 func (p *testPanel) addUser(email, name string, roles ...string) string {
 	p.t.Helper()
-	var id string
-	err := p.store.DB().Get(&id, `INSERT INTO users (email, name, password_hash, email_verified)
-		VALUES ($1, $2, $3, true) RETURNING id`, email, name, fixtureHash())
-	if err != nil {
-		p.t.Fatalf("add user %s: %v", email, err)
-	}
-	if len(roles) > 0 {
-		_, err = p.store.DB().Exec(`INSERT INTO user_roles (user_id, role_id)
-			SELECT $1, id FROM roles WHERE name = ANY($2)`, id, pq.Array(roles))
-		if err != nil {
-			p.t.Fatalf("grant roles to %s: %v", email, err)
-		}
-	}
-	return id
+	return testdb.AddUser(p.t, p.store, email, name, roles...)
 }
 
 // staff are the accounts of the role matrix.
@@ -311,25 +273,8 @@ func emailsOf(users []db.User) []string {
 	return out
 }
 
-// seedTable inserts n users with varied, deterministic data: names that
-// repeat (so that the id tiebreak matters), % and _ in some emails, bans
-// that are in force, expired and permanent, and roles.
+// seedTable inserts n users with varied, deterministic data (testdb.Seed).
 func (p *testPanel) seedTable(n int) {
 	p.t.Helper()
-	p.exec(`INSERT INTO users (email, name, email_verified, banned, ban_reason, banned_until, banned_at, created_at, last_login_at)
-		SELECT
-			CASE WHEN g % 17 = 0 THEN 'pct%' || g || '_x@' ELSE 'member' || g || '@' END
-				|| (ARRAY['alpha.test','beta.test','gamma.test'])[1 + g % 3],
-			(ARRAY['Alice','bob','Carol','dave','Émile','Zoë'])[1 + g % 6] || ' ' || (ARRAY['North','South','East'])[1 + (g / 6) % 3],
-			g % 3 <> 0,
-			g % 7 = 0,
-			CASE WHEN g % 7 = 0 THEN 'reason ' || g END,
-			CASE WHEN g % 14 = 0 THEN now() + interval '5 days' WHEN g % 21 = 0 THEN now() - interval '1 day' END,
-			CASE WHEN g % 7 = 0 THEN now() - interval '3 days' END,
-			timestamptz '2024-01-01 00:00:00+00' + (g % 50) * interval '1 hour',
-			CASE WHEN g % 4 = 0 THEN NULL ELSE timestamptz '2024-06-01 00:00:00+00' + (g % 40) * interval '1 day' END
-		FROM generate_series(1, $1) g`, n)
-	p.exec(`INSERT INTO user_roles (user_id, role_id)
-		SELECT u.id, r.id FROM users u, roles r
-		WHERE u.email LIKE 'member%' AND r.name = 'support' AND substring(u.email from 'member(\d+)')::int % 5 = 0`)
+	testdb.Seed(p.t, p.store, n)
 }

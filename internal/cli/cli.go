@@ -56,7 +56,7 @@ type command struct {
 
 var commands = []command{
 	{"serve", "serve the admin panel over HTTP", (*App).serve},
-	{"migrate", "apply schema.sql to the database", (*App).migrate},
+	{"migrate", "bring the database to the latest schema version", (*App).migrate},
 	{"create-user", "create a user; the password is read from standard input or a prompt", (*App).createUser},
 	{"ensure-admin", "make sure an admin exists (used by `make run`)", (*App).ensureAdmin},
 	{"seed", "load realistic demo users, fast", (*App).seed},

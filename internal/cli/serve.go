@@ -134,9 +134,10 @@ func (a *App) newLogger(level, format string) (*slog.Logger, error) {
 
 func (a *App) migrate(ctx context.Context, args []string) error {
 	fs := a.newFlagSet("migrate", "[flags]", `
-Apply schema.sql to the database and print the schema version. Safe to run
-again, and from several places at once: a database already at this version
-is left alone.`)
+Bring the database to the latest schema version and print it: a new database
+gets schema.sql whole, an existing one the numbered migrations it has not had
+yet. Safe to run again, and from several places at once: a database already
+at this version is left alone.`)
 	dbURL := databaseURLFlag(fs)
 	if err := a.parse(fs, args, "database-url", "DATABASE_URL"); err != nil {
 		return err
@@ -158,7 +159,7 @@ is left alone.`)
 	return nil
 }
 
-// migrateStore applies the schema and returns the version the database is at.
+// migrateStore migrates the database and returns the version the database is at.
 func (a *App) migrateStore(ctx context.Context, store *db.Store) (version int, applied bool, err error) {
 	applied, err = db.Migrate(ctx, store.DB().DB, a.Schema)
 	if err != nil {

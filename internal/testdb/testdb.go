@@ -1,5 +1,6 @@
 // Package testdb gives each test its own PostgreSQL database, cloned from a
-// template that holds schema.sql, so that tests run in parallel on real
+// template migrated as `userpanel migrate` does (schema.sql, stamped at the
+// latest db/migrations version), so that tests run in parallel on real
 // databases without seeing each other's rows.
 package testdb
 
@@ -46,12 +47,27 @@ func Schema(t testing.TB) string {
 	return schemaText
 }
 
-// migrator applies schema.sql to the template database once per schema text.
+// migrator migrates the template database once per schema text and set of
+// migration files: a change to either makes a new template.
 type migrator struct{ schema string }
 
 func (m migrator) Hash() (string, error) {
-	sum := sha256.Sum256([]byte(m.schema))
-	return hex.EncodeToString(sum[:8]), nil
+	h := sha256.New()
+	h.Write([]byte(m.schema))
+	_, file, _, _ := runtime.Caller(0)
+	files, err := filepath.Glob(filepath.Join(filepath.Dir(file), "..", "..", "db", "migrations", "*.sql"))
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte(filepath.Base(f)))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
 
 func (m migrator) Migrate(ctx context.Context, conn *sql.DB, _ pgtestdb.Config) error {
@@ -102,6 +118,7 @@ func Config(t testing.TB) pgtestdb.Config {
 // dropped when the test ends.
 func URL(t testing.TB) string {
 	t.Helper()
+	db.UseMinPasswordCostForTests()
 	conf := pgtestdb.Custom(t, Config(t), migrator{schema: Schema(t)})
 	return conf.URL()
 }
