@@ -56,6 +56,9 @@ func (s *Store) RecordExport(ctx context.Context, filters map[string]any, rows i
 	}
 	details := map[string]any{"filters": filters, "rows": rows}
 	return s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
+		if err := authorize(ctx, tx, actor, ActExportUsers, ""); err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx, actor, ActionExport, "", "", details)
 	})
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"userpanel/db"
 	"userpanel/views"
 )
 
@@ -16,7 +17,7 @@ func (h *Handler) dashboard(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	canList := hasAnyRole(currentUser(c), "admin", "support")
+	canList := currentUser(c).Can(db.ActListUsers)
 	vm := views.DashboardPage{
 		Chrome:      h.chrome(c, "Dashboard"),
 		Total:       st.Total,

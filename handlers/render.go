@@ -60,20 +60,20 @@ func (h *Handler) chrome(c echo.Context, title string) views.Chrome {
 	return ch
 }
 
-// navFor lists the pages the user's roles may open.
+// navFor lists the pages the policy lets the user open.
 func navFor(u *db.User, path string) []views.NavItem {
 	var nav []views.NavItem
 	add := func(label, href string) {
 		active := path == href || strings.HasPrefix(path, href+"/")
 		nav = append(nav, views.NavItem{Label: label, Href: href, Active: active})
 	}
-	if hasAnyRole(u, "admin", "support") {
+	if u.Can(db.ActListUsers) {
 		add("Users", "/users")
 	}
-	if hasAnyRole(u, db.StaffRoles...) {
+	if u.Can(db.ActViewDashboard) {
 		add("Dashboard", "/dashboard")
 	}
-	if hasAnyRole(u, "admin") {
+	if u.Can(db.ActReadAudit) {
 		add("Audit log", "/audit")
 	}
 	return nav

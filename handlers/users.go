@@ -250,7 +250,7 @@ func (h *Handler) listUsers(c echo.Context) error {
 		return err
 	}
 	table := usersTable(q, res)
-	if hasAnyRole(currentUser(c), "admin") {
+	if currentUser(c).Can(db.ActExportUsers) {
 		table.ExportURL = exportURL(q)
 	}
 	if wantsFragment(c) {
@@ -258,7 +258,8 @@ func (h *Handler) listUsers(c echo.Context) error {
 		// including a page moved back from past the end.
 		c.Response().Header().Set("HX-Push-Url", pushURL(c, q.url("/users")))
 	}
-	vm := views.UsersPage{Chrome: h.chrome(c, "Users"), Filters: usersFilters(q, roles), Table: table}
+	vm := views.UsersPage{Chrome: h.chrome(c, "Users"), Filters: usersFilters(q, roles), Table: table,
+		CanCreate: currentUser(c).Can(db.ActCreateUser)}
 	return h.render(c, http.StatusOK, views.UsersList(vm), views.UsersFragment(table))
 }
 

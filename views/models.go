@@ -76,6 +76,8 @@ type UsersPage struct {
 	Chrome
 	Filters UsersFilters
 	Table   UsersTable
+	// CanCreate shows the New user button.
+	CanCreate bool
 }
 
 // Option is one choice of a select.
@@ -186,14 +188,16 @@ type UserPage struct {
 	Audit    []AuditRow
 	// AuditMore says the user has older audit rows than those shown.
 	AuditMore bool
-	// CanModerate shows the ban, unban and sign-out forms.
-	CanModerate bool
-	Ban         BanForm
-	// CanAdmin shows the admin forms: edit, roles and delete.
-	CanAdmin bool
-	Edit     UserForm
-	Roles    RolesForm
-	Delete   DeleteForm
+	// CanSeeAudit shows the user's audit history.
+	CanSeeAudit bool
+	// CanBan, CanUnban and CanRevokeSessions show the moderation forms.
+	CanBan, CanUnban, CanRevokeSessions bool
+	Ban                                 BanForm
+	// CanEdit, CanSetRoles and CanDelete show the admin forms.
+	CanEdit, CanSetRoles, CanDelete bool
+	Edit                            UserForm
+	Roles                           RolesForm
+	Delete                          DeleteForm
 	// BackURL returns to the user table.
 	BackURL string
 }

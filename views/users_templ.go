@@ -66,7 +66,7 @@ func UsersList(p UsersPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if isAdmin(p.Chrome) {
+			if p.CanCreate {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<a href=\"/users/new\" role=\"button\" class=\"outline\" data-testid=\"new-user\">New user</a>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
