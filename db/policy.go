@@ -52,6 +52,7 @@ const (
 	ActBulkUnban      Action = "bulk unban"
 	ActBulkRevoke     Action = "bulk sign out"
 	ActBulkDelete     Action = "bulk delete"
+	ActBulkRoles      Action = "bulk change the roles of"
 	ActSetPassword    Action = "set the password of"
 	ActUnlock         Action = "unlock"
 )
@@ -59,7 +60,7 @@ const (
 // Actions lists every action, for tests and documentation.
 var Actions = []Action{ActViewDashboard, ActListUsers, ActViewUser, ActViewUserAudit, ActBan, ActUnban,
 	ActRevokeSessions, ActCreateUser, ActEditUser, ActSetRoles, ActDeleteUser, ActExportUsers, ActReadAudit,
-	ActBulkBan, ActBulkUnban, ActBulkRevoke, ActBulkDelete, ActSetPassword, ActUnlock}
+	ActBulkBan, ActBulkUnban, ActBulkRevoke, ActBulkDelete, ActBulkRoles, ActSetPassword, ActUnlock}
 
 // verb is the action as it reads in "you cannot ... your own account".
 func (a Action) verb() string { return string(a) }

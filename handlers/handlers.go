@@ -133,15 +133,29 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.POST("/users/:id/unban", h.unbanUser, h.require(db.ActUnban))
 	e.POST("/users/:id/revoke-sessions", h.revokeSessions, h.require(db.ActRevokeSessions))
 
+	// Bulk actions: the policy gives each bulk action its own power (support:
+	// ban, unban and sign out non-staff only), which the db checks per
+	// action. A static route, so it wins over /users/:id.
+	e.POST("/users/bulk", h.bulkUsers, h.require(db.ActBulkBan, db.ActBulkUnban, db.ActBulkRevoke, db.ActBulkDelete, db.ActBulkRoles))
+
 	e.GET("/users/new", h.newUser, h.require(db.ActCreateUser))
 	e.POST("/users", h.createUser, h.require(db.ActCreateUser))
 	e.POST("/users/:id", h.updateUser, h.require(db.ActEditUser))
 	e.POST("/users/:id/roles", h.setRoles, h.require(db.ActSetRoles))
 	e.POST("/users/:id/delete", h.deleteUser, h.require(db.ActDeleteUser))
 
-	// The audit log and the CSV export (a static route, so it wins over
+	// The audit log and the CSV exports (static routes, so they win over
 	// /users/:id).
 	e.GET("/audit", h.listAudit, h.require(db.ActReadAudit))
 	e.GET("/users/export.csv", h.exportUsers, h.require(db.ActExportUsers))
+	e.GET("/audit/export.csv", h.exportAudit, h.require(db.ActReadAudit))
+
+	// A form's POST address in the address bar (typed, or kept by a browser
+	// without JavaScript after a refused form) leads back to the form's page
+	// rather than to a 405.
+	for _, action := range []string{"ban", "unban", "revoke-sessions", "roles", "delete", "password", "unlock"} {
+		e.GET("/users/:id/"+action, h.toUserPage, h.require(db.ActViewUser))
+	}
+	e.GET("/users/bulk", h.toUsers, h.require(db.ActListUsers))
 	return e, nil
 }

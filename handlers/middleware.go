@@ -63,20 +63,22 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// require lets through a signed-in user whose roles allow the action (on
-// someone, at least: the Store checks the target). Anyone else is sent to
-// sign in, and a signed-in user without the power gets 403.
-func (h *Handler) require(a db.Action) echo.MiddlewareFunc {
+// require lets through a signed-in user whose roles allow one of the
+// actions (on someone, at least: the Store checks the target). Anyone else
+// is sent to sign in, and a signed-in user without the power gets 403.
+func (h *Handler) require(acts ...db.Action) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			u := currentUser(c)
 			if u == nil {
 				return redirect(c, loginURL(returnPath(c)))
 			}
-			if !u.Can(a) {
-				return errForbidden
+			for _, a := range acts {
+				if u.Can(a) {
+					return next(c)
+				}
 			}
-			return next(c)
+			return errForbidden
 		}
 	}
 }
