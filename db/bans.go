@@ -12,9 +12,6 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// MaxBanReasonLen bounds a ban reason.
-const MaxBanReasonLen = 500
-
 // BanUser bans the user with a reason, until the given time or, with a nil
 // until, for good; it ends all their sessions. Banning the last active admin
 // or oneself is refused, and so is banning a staff member unless the actor

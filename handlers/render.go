@@ -44,9 +44,13 @@ func (h *Handler) render(c echo.Context, status int, page templ.Component, fragm
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
+// limits are db's input limits as the views take them.
+var limits = views.Limits{PasswordMin: db.MinPasswordLen, PasswordMax: db.MaxPasswordBytes, EmailMax: db.MaxEmailLen,
+	NameMax: db.MaxNameLen, SearchMax: db.MaxSearchLen, ReasonMax: db.MaxBanReasonLen}
+
 // chrome is the layout's view-model for this request.
 func (h *Handler) chrome(c echo.Context, title string) views.Chrome {
-	ch := views.Chrome{Title: title, CSRF: csrfToken(c), Assets: h.assets}
+	ch := views.Chrome{Title: title, CSRF: csrfToken(c), Assets: h.assets, Limits: limits}
 	u := currentUser(c)
 	if u == nil {
 		return ch

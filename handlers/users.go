@@ -20,9 +20,9 @@ import (
 // The user table's defaults and limits.
 const (
 	defaultPerPage = 20
-	// maxSearchLen matches the db's limit, so that a long search is cut
-	// rather than refused.
-	maxSearchLen = 200
+	// maxSearchLen is the db's limit: a longer search is cut rather than
+	// refused.
+	maxSearchLen = db.MaxSearchLen
 	// maxPage keeps page*per_page far from overflowing; a page past the end
 	// shows the last page anyway.
 	maxPage = 1_000_000

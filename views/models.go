@@ -42,6 +42,8 @@ type Flash struct {
 // Chrome is what the layout needs around every page.
 type Chrome struct {
 	Title string
+	// Limits are the Store's input limits, for the forms' maxlength.
+	Limits Limits
 	// User is nil for an anonymous visitor.
 	User *CurrentUser
 	Nav  []NavItem
@@ -88,6 +90,11 @@ type UsersPage struct {
 type Option struct {
 	Value string
 	Label string
+}
+
+// Limits are the input limits the Store enforces (db/limits.go).
+type Limits struct {
+	PasswordMin, PasswordMax, EmailMax, NameMax, SearchMax, ReasonMax int
 }
 
 // UsersFilters is the state of the search and filter form.
