@@ -184,10 +184,6 @@ func (p BulkPlan) SkippedTotal() int {
 	return n
 }
 
-// ActionBulk is the audit action of a bulk request as a whole; each user it
-// changed has the audit row of the single action as well.
-const ActionBulk = "users.bulk"
-
 // PreviewBulk says what Bulk would do with req now, changing nothing. It
 // does not check a ban's reason and end, which Bulk does.
 func (s *Store) PreviewBulk(ctx context.Context, req BulkRequest) (BulkPlan, error) {

@@ -8,9 +8,6 @@ import (
 	"github.com/lib/pq"
 )
 
-// ActionExport is the audit action of a user-list export.
-const ActionExport = "users.export"
-
 // ExportUsers calls fn with every user matching p, in p's order, from one
 // query: the same filters and order as ListUsers, without Limit and Offset.
 // Rows are read one at a time, so that a million users are never held in

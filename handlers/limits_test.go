@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"userpanel/db"
 )
 
@@ -86,4 +88,23 @@ func TestLimits(t *testing.T) {
 			t.Error("a refused megabyte changed something")
 		}
 	})
+}
+
+// TestAuditFilterListsEveryAction: the audit page's action filter offers
+// every action db writes (db.AuditActions, the one block in db/audit.go).
+func TestAuditFilterListsEveryAction(t *testing.T) {
+	t.Parallel()
+	p := newTestPanel(t)
+	p.addStaff()
+	pg := p.signedIn(adminEmail).get("/audit")
+	wantStatus(t, "GET /audit", pg, http.StatusOK)
+	offered := map[string]bool{}
+	pg.doc.Find(`select[name="action"] option`).Each(func(_ int, o *goquery.Selection) {
+		offered[o.AttrOr("value", "")] = true
+	})
+	for _, a := range db.AuditActions {
+		if !offered[a] {
+			t.Errorf("the action filter does not offer %q", a)
+		}
+	}
 }
