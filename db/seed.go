@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -119,6 +120,11 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return fmt.Errorf("db: seed: %w", err)
 		}
+		// The seed counts its users' sign-in methods itself, a batch at a
+		// time (copyBatch), instead of the OAuth trigger's work per statement.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL userpanel.seeding = 'on'`); err != nil {
+			return fmt.Errorf("db: seed: %w", err)
+		}
 		roleIDs, err := allRoleIDs(ctx, tx)
 		if err != nil {
 			return err
@@ -228,7 +234,7 @@ func allRoleIDs(ctx context.Context, tx *sqlx.Tx) (map[string]int, error) {
 // them, each table with one COPY.
 func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []SeedUser, roleIDs map[string]int, now time.Time, res *SeedResult) error {
 	err := copyRows(ctx, tx, "users", []string{"id", "email", "name", "password_hash", "email_verified",
-		"banned", "ban_reason", "banned_until", "banned_at", "created_at", "updated_at", "last_login_at"},
+		"banned", "ban_reason", "banned_until", "banned_at", "created_at", "updated_at", "last_login_at", "oauth_links"},
 		func(row func(...any) error) error {
 			for _, u := range batch {
 				var hash sql.NullString
@@ -242,7 +248,7 @@ func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []SeedUser, roleIDs map[s
 					until, at = u.Ban.Until, &u.Ban.At
 				}
 				if err := row(u.ID, u.Email, u.Name, hash, u.EmailVerified, u.Ban != nil, reason, until, at,
-					u.CreatedAt, u.UpdatedAt, u.LastLoginAt); err != nil {
+					u.CreatedAt, u.UpdatedAt, u.LastLoginAt, len(u.OAuthAccounts)); err != nil {
 					return err
 				}
 			}
@@ -301,6 +307,23 @@ func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []SeedUser, roleIDs map[s
 		})
 	if err != nil {
 		return err
+	}
+	// The users are new: each (user, provider) pair of theirs is new too.
+	linked := map[string]int64{}
+	for _, u := range batch {
+		seen := map[string]bool{}
+		for _, o := range u.OAuthAccounts {
+			if !seen[o.Provider] {
+				seen[o.Provider] = true
+				linked[o.Provider]++
+			}
+		}
+	}
+	for _, provider := range slices.Sorted(maps.Keys(linked)) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signin_methods AS m (method, users) VALUES ($1, $2)
+			ON CONFLICT (method) DO UPDATE SET users = m.users + EXCLUDED.users`, provider, linked[provider]); err != nil {
+			return fmt.Errorf("db: seed: count sign-in methods: %w", err)
+		}
 	}
 	for _, u := range batch {
 		res.Users++

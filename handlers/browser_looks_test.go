@@ -85,62 +85,52 @@ func (p *panel) fits(page string) {
 	}
 }
 
-// TestBrowserLooks visits every page at 1440 and 390 px, in light and dark,
-// screenshots it, checks that nothing sticks out of the window, and runs axe.
-func TestBrowserLooks(t *testing.T) {
-	t.Parallel()
-	p := newPanel(t, "looks")
-	type view struct {
-		width  int64
-		scheme string
-	}
-	views := []view{{1440, "light"}, {1440, "dark"}, {390, "light"}, {390, "dark"}}
-	set := func(v view) {
+// The looks tests visit every page at 1440 and 390 px, in light and dark,
+// screenshot it, check that nothing sticks out of the window, and run axe:
+// one test per width and scheme, so that each journey stays short.
+func TestBrowserLooksWideLight(t *testing.T)  { t.Parallel(); checkLooks(t, 1440, "light") }
+func TestBrowserLooksWideDark(t *testing.T)   { t.Parallel(); checkLooks(t, 1440, "dark") }
+func TestBrowserLooksPhoneLight(t *testing.T) { t.Parallel(); checkLooks(t, 390, "light") }
+func TestBrowserLooksPhoneDark(t *testing.T)  { t.Parallel(); checkLooks(t, 390, "dark") }
+
+func checkLooks(t *testing.T, width int64, scheme string) {
+	p := newPanel(t, fmt.Sprintf("looks_%d_%s", width, scheme))
+	p.do("resize", chromedp.EmulateViewport(width, 900))
+	p.scheme(scheme)
+	shot := func(name string) {
 		p.t.Helper()
-		p.do("resize", chromedp.EmulateViewport(v.width, 900))
-		p.scheme(v.scheme)
+		p.screenshot(name)
+		p.fits(fmt.Sprintf("%s at %d px, %s", name, width, scheme))
+		p.checkAxe(fmt.Sprintf("%s at %d px, %s", name, width, scheme))
 	}
-	shot := func(name string, v view) {
-		p.t.Helper()
-		label := fmt.Sprintf("%s_%d_%s", name, v.width, v.scheme)
-		p.screenshot(label)
-		p.fits(label)
-		p.checkAxe(label)
-	}
-	for _, v := range views {
-		set(v)
-		p.open("/login")
-		p.waitFor("the sign-in page", func(s pageState) bool { return s.LoginForm })
-		shot("login", v)
-	}
+	p.open("/login")
+	p.waitFor("the sign-in page", func(s pageState) bool { return s.LoginForm })
+	shot("login")
 	p.signIn(adminEmail, adminPassword)
-	for _, v := range views {
-		set(v)
-		p.open("/users?sort=email&order=asc")
-		s := p.waitFor("the user table", func(s pageState) bool { return len(s.IDs) > 0 })
-		shot("users", v)
-		p.open("/users/" + s.IDs[0])
-		p.waitFor("a user page", func(s pageState) bool { return s.UserTitle != "" })
-		// With JavaScript the id and the email have copy buttons.
-		p.textOf(`button[data-testid="copy-id"]:not([hidden])`, func(s string) bool { return s == "Copy" })
-		shot("user", v)
-		p.open("/users/new")
-		p.waitFor("the new user form", func(s pageState) bool { return s.H1 != "" })
-		shot("new_user", v)
-		p.open("/dashboard")
-		p.waitFor("the dashboard", func(s pageState) bool { return s.StatTotal != "" })
-		shot("dashboard", v)
-		p.open("/audit")
-		p.waitFor("the audit log", func(s pageState) bool { return s.H1 == "Audit log" })
-		shot("audit", v)
-		p.open("/users?sort=email&order=asc")
-		p.waitFor("the user table", func(s pageState) bool { return len(s.IDs) > 0 })
-		p.click(`input[data-testid="row-select"]`)
-		p.choose(`select[data-testid="bulk-action"]`, "Sign out")
-		p.click(`button[data-testid="bulk-selected"]`)
-		p.waitFor("the bulk preview", func(s pageState) bool { return strings.HasPrefix(s.H1, "This will") })
-		shot("bulk_preview", v)
-	}
+	p.open("/users?sort=email&order=asc")
+	s := p.waitFor("the user table", func(s pageState) bool { return len(s.IDs) > 0 })
+	shot("users")
+	p.open("/users/" + s.IDs[0])
+	p.waitFor("a user page", func(s pageState) bool { return s.UserTitle != "" })
+	// With JavaScript the id and the email have copy buttons.
+	p.textOf(`button[data-testid="copy-id"]:not([hidden])`, func(s string) bool { return s == "Copy" })
+	shot("user")
+	p.open("/users/new")
+	p.waitFor("the new user form", func(s pageState) bool { return s.H1 != "" })
+	shot("new_user")
+	p.open("/dashboard")
+	p.waitFor("the dashboard", func(s pageState) bool { return s.StatTotal != "" })
+	shot("dashboard")
+	p.open("/audit")
+	p.waitFor("the audit log", func(s pageState) bool { return s.H1 == "Audit log" })
+	shot("audit")
+	p.open("/users?sort=email&order=asc")
+	p.waitFor("the user table", func(s pageState) bool { return len(s.IDs) > 0 })
+	p.click(`input[data-testid="row-select"]`)
+	p.choose(`select[data-testid="bulk-action"]`, "Sign out")
+	p.click(`button[data-testid="bulk-selected"]`)
+	p.waitFor("the bulk preview", func(s pageState) bool { return strings.HasPrefix(s.H1, "This will") })
+	shot("bulk_preview")
 	p.noPageErrors()
 }
 
