@@ -50,7 +50,8 @@ func nullableID(id string) any {
 	return id
 }
 
-// Audit actions written by the Store.
+// Audit actions written by the Store: every one of them, here and nowhere
+// else (AuditActions lists them for the audit page's filter).
 const (
 	ActionLogin          = "user.login"
 	ActionLogout         = "user.logout"
@@ -61,9 +62,23 @@ const (
 	ActionUnban          = "user.unban"
 	ActionRevokeSessions = "user.revoke_sessions"
 	ActionDelete         = "user.delete"
+	// ActionExport is a user-list export.
+	ActionExport = "users.export"
+	// ActionSeed is a bulk load of demo users.
+	ActionSeed = "users.seed"
+	// ActionBulk is a bulk request as a whole; each user it changed has the
+	// audit row of the single action as well.
+	ActionBulk = "users.bulk"
 	// ActionAuditExport is a download of the audit log itself.
 	ActionAuditExport = "audit.export"
 )
+
+// AuditActions lists every audit action, in the order the audit page's
+// filter offers them.
+var AuditActions = []string{
+	ActionLogin, ActionLogout, ActionCreate, ActionUpdate, ActionRoles, ActionBan, ActionUnban,
+	ActionRevokeSessions, ActionDelete, ActionExport, ActionSeed, ActionBulk, ActionAuditExport,
+}
 
 // writeAudit records one change in the audit log, inside the change's transaction.
 func writeAudit(ctx context.Context, tx *sqlx.Tx, actor Actor, action, targetID, targetEmail string, details map[string]any) error {

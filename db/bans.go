@@ -12,12 +12,10 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// MaxBanReasonLen bounds a ban reason.
-const MaxBanReasonLen = 500
-
 // BanUser bans the user with a reason, until the given time or, with a nil
 // until, for good; it ends all their sessions. Banning the last active admin
-// or oneself is refused.
+// or oneself is refused, and so is banning a staff member unless the actor
+// may act on staff (see the policy).
 func (s *Store) BanUser(ctx context.Context, id, reason string, until *time.Time) error {
 	actor, err := requireActor(ctx)
 	if err != nil {
@@ -34,7 +32,7 @@ func (s *Store) BanUser(ctx context.Context, id, reason string, until *time.Time
 		return ErrNotFound
 	}
 	if id == actor.ID {
-		return ErrSelf
+		return selfError(ActBan)
 	}
 	return s.withTx(ctx, func(tx *sqlx.Tx, ev *pending) error {
 		email, err := lockUser(ctx, tx, id)
@@ -46,6 +44,9 @@ func (s *Store) BanUser(ctx context.Context, id, reason string, until *time.Time
 		// DeleteUser of the actor (row first, then admin role) queues behind
 		// us or ahead of us instead of deadlocking.
 		if err := lockActor(ctx, tx, actor); err != nil {
+			return err
+		}
+		if err := authorize(ctx, tx, actor, ActBan, id); err != nil {
 			return err
 		}
 		if err := guardLastAdmin(ctx, tx, id); err != nil {
@@ -105,6 +106,9 @@ func (s *Store) UnbanUser(ctx context.Context, id string) error {
 		if err := tx.GetContext(ctx, &row, `SELECT email, banned FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
 			return notFound(err, "unban user")
 		}
+		if err := authorize(ctx, tx, actor, ActUnban, id); err != nil {
+			return err
+		}
 		if !row.Banned {
 			return nil
 		}
@@ -135,6 +139,9 @@ func (s *Store) RevokeSessions(ctx context.Context, id string) (int64, error) {
 	err = s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
 		email, err := lockUser(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := authorize(ctx, tx, actor, ActRevokeSessions, id); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET session_version = session_version + 1 WHERE id = $1`, id); err != nil {

@@ -12,7 +12,6 @@ package db
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,8 +23,7 @@ import (
 // BulkAction is what a bulk request does to each selected user.
 type BulkAction string
 
-// The bulk actions. Support staff may ban, unban and sign out; the rest is
-// for admins.
+// The bulk actions; who may take each is the policy's (db/policy.go).
 const (
 	BulkBan            BulkAction = "ban"
 	BulkUnban          BulkAction = "unban"
@@ -57,9 +55,19 @@ func (a BulkAction) Verb() string {
 	return string(a)
 }
 
-// moderation reports whether the action is one support staff may take.
-func (a BulkAction) moderation() bool {
-	return a == BulkBan || a == BulkUnban || a == BulkRevokeSessions
+// Policy is the action of the policy (db/policy.go) that allows a.
+func (a BulkAction) Policy() Action {
+	switch a {
+	case BulkBan:
+		return ActBulkBan
+	case BulkUnban:
+		return ActBulkUnban
+	case BulkRevokeSessions:
+		return ActBulkRevoke
+	case BulkDelete:
+		return ActBulkDelete
+	}
+	return ActBulkRoles
 }
 
 func (a BulkAction) valid() bool {
@@ -175,13 +183,6 @@ func (p BulkPlan) SkippedTotal() int {
 	}
 	return n
 }
-
-// ActionBulk is the audit action of a bulk request as a whole; each user it
-// changed has the audit row of the single action as well.
-const ActionBulk = "users.bulk"
-
-// ErrForbidden refuses a change the actor's roles do not allow.
-var ErrForbidden = errors.New("your role does not allow this bulk action")
 
 // PreviewBulk says what Bulk would do with req now, changing nothing. It
 // does not check a ban's reason and end, which Bulk does.
@@ -344,7 +345,7 @@ func (c bulkCandidate) skip(req BulkRequest, actor Actor, actorIsAdmin bool) Ski
 // removesAdmin reports whether req takes its targets out of the admins who
 // can sign in.
 func (req BulkRequest) removesAdmin() bool {
-	return req.Action == BulkBan || req.Action == BulkDelete || (req.Action == BulkRemoveRole && req.Role == "admin")
+	return req.Action == BulkBan || req.Action == BulkDelete || (req.Action == BulkRemoveRole && req.Role == RoleAdmin)
 }
 
 // planBulk reads the selection (locking its rows when lock is set, in id
@@ -369,7 +370,7 @@ func planBulk(ctx context.Context, tx *sqlx.Tx, actor Actor, req BulkRequest, lo
 		EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
 		        WHERE ur.user_id = u.id AND r.name = ANY($` + fmt.Sprint(len(args)-1) + `::text[])) AS staff,
 		(EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-		         WHERE ur.user_id = u.id AND r.name = 'admin')
+		         WHERE ur.user_id = u.id AND r.name = '` + RoleAdmin + `')
 		 AND u.password_hash IS NOT NULL AND NOT ` + bannedNow + `) AS active_admin,
 		` + bannedNow + ` AS banned_now, u.banned AS ban_on_record,
 		EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
@@ -444,8 +445,9 @@ func planBulk(ctx context.Context, tx *sqlx.Tx, actor Actor, req BulkRequest, lo
 	return plan, targets, nil
 }
 
-// bulkAllowed refuses an action the actor may not take and says whether the
-// actor is an admin (a system actor, such as the command line, is).
+// bulkAllowed refuses an action the policy does not give the actor and says
+// whether the actor may take it on staff too (a system actor, such as the
+// command line, may).
 func bulkAllowed(ctx context.Context, tx *sqlx.Tx, actor Actor, action BulkAction) (admin bool, err error) {
 	if actor.ID == "" {
 		return true, nil
@@ -455,14 +457,13 @@ func bulkAllowed(ctx context.Context, tx *sqlx.Tx, actor Actor, action BulkActio
 		WHERE ur.user_id = $1`, actor.ID); err != nil {
 		return false, fmt.Errorf("db: bulk: actor's roles: %w", err)
 	}
-	u := User{Roles: roles}
-	switch {
-	case u.HasRole("admin"):
+	switch ScopeOf(roles, action.Policy()) {
+	case Anyone:
 		return true, nil
-	case u.HasRole("support") && action.moderation():
+	case NonStaff:
 		return false, nil
 	}
-	return false, ErrForbidden
+	return false, forbidden(action.Policy(), false)
 }
 
 // applyBulk writes the change for targets: one statement per table over the

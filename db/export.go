@@ -8,9 +8,6 @@ import (
 	"github.com/lib/pq"
 )
 
-// ActionExport is the audit action of a user-list export.
-const ActionExport = "users.export"
-
 // ExportUsers calls fn with every user matching p, in p's order, from one
 // query: the same filters and order as ListUsers, without Limit and Offset.
 // Rows are read one at a time, so that a million users are never held in
@@ -56,6 +53,9 @@ func (s *Store) RecordExport(ctx context.Context, filters map[string]any, rows i
 	}
 	details := map[string]any{"filters": filters, "rows": rows}
 	return s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
+		if err := authorize(ctx, tx, actor, ActExportUsers, ""); err != nil {
+			return err
+		}
 		return writeAudit(ctx, tx, actor, ActionExport, "", "", details)
 	})
 }

@@ -93,9 +93,6 @@ func DefaultOrder(sortBy string) string {
 // ValidSort reports whether sortBy is a key ListUsers accepts.
 func ValidSort(sortBy string) bool { _, ok := orderBy[sortBy]; return ok }
 
-// maxQueryLen bounds the search text.
-const maxQueryLen = 200
-
 // normalize fills in defaults and checks the parameters.
 func (p *ListParams) normalize() error {
 	if p.SortBy == "" {
@@ -126,8 +123,8 @@ func (p *ListParams) normalize() error {
 
 func (f *Filter) normalize() error {
 	f.Query = strings.TrimSpace(f.Query)
-	if utf8.RuneCountInString(f.Query) > maxQueryLen {
-		return invalid("q", fmt.Sprintf("search text is longer than %d characters", maxQueryLen))
+	if utf8.RuneCountInString(f.Query) > MaxSearchLen {
+		return invalid("q", fmt.Sprintf("search text is longer than %d characters", MaxSearchLen))
 	}
 	if !validText(f.Query) {
 		return invalid("q", "search text is not valid text")
@@ -137,7 +134,7 @@ func (f *Filter) normalize() error {
 		return invalid("role", "is not valid text")
 	}
 	f.Method = strings.TrimSpace(f.Method)
-	if !validText(f.Method) || len(f.Method) > maxQueryLen {
+	if !validText(f.Method) || len(f.Method) > MaxSearchLen {
 		return invalid("method", "is not a sign-in method")
 	}
 	return nil

@@ -35,7 +35,7 @@ func roleIDsOf(ctx context.Context, q sqlx.QueryerContext, names []string) ([]in
 	}
 	for _, n := range names {
 		if !validText(n) {
-			return nil, invalid("roles", fmt.Sprintf("unknown role %q", n))
+			return nil, invalidWhole("roles", fmt.Sprintf("unknown role %q", n))
 		}
 	}
 	var found []Role
@@ -51,27 +51,32 @@ func roleIDsOf(ctx context.Context, q sqlx.QueryerContext, names []string) ([]in
 	for _, n := range names {
 		id, ok := byName[n]
 		if !ok {
-			return nil, invalid("roles", fmt.Sprintf("unknown role %q", n))
+			return nil, invalidWhole("roles", fmt.Sprintf("unknown role %q", n))
 		}
 		ids = append(ids, id)
 	}
 	return ids, nil
 }
 
+// canSignIn is the SQL for "u could sign in": a password and no ban in force.
+const canSignIn = `(u.password_hash IS NOT NULL AND NOT ` + bannedNow + `)`
+
 // guardLastAdmin refuses a change that takes userID out of the active admins
-// when nobody else is one. It locks the admin role row, so concurrent
-// changes to admins are decided one at a time.
+// when nobody else is one. An active admin is one who can sign in: holds a
+// password and is not banned (an admin without a password keeps nobody in
+// charge). It locks the admin role row, so concurrent changes to admins are
+// decided one at a time.
 func guardLastAdmin(ctx context.Context, tx *sqlx.Tx, userID string) error {
 	var adminID int
-	if err := tx.GetContext(ctx, &adminID, `SELECT id FROM roles WHERE name = 'admin' FOR UPDATE`); err != nil {
+	if err := tx.GetContext(ctx, &adminID, `SELECT id FROM roles WHERE name = $1 FOR UPDATE`, RoleAdmin); err != nil {
 		return fmt.Errorf("db: lock admin role: %w", err)
 	}
 	var isActiveAdmin, othersExist bool
 	err := tx.QueryRowxContext(ctx, `SELECT
 		EXISTS (SELECT 1 FROM user_roles ur JOIN users u ON u.id = ur.user_id
-		        WHERE ur.role_id = $1 AND u.id = $2 AND NOT `+bannedNow+`),
+		        WHERE ur.role_id = $1 AND u.id = $2 AND `+canSignIn+`),
 		EXISTS (SELECT 1 FROM user_roles ur JOIN users u ON u.id = ur.user_id
-		        WHERE ur.role_id = $1 AND u.id <> $2 AND NOT `+bannedNow+`)`,
+		        WHERE ur.role_id = $1 AND u.id <> $2 AND `+canSignIn+`)`,
 		adminID, userID).Scan(&isActiveAdmin, &othersExist)
 	if err != nil {
 		return fmt.Errorf("db: count admins: %w", err)
@@ -98,6 +103,9 @@ func (s *Store) SetRoles(ctx context.Context, id string, roles []string) error {
 		if err != nil {
 			return err
 		}
+		if err := authorize(ctx, tx, actor, ActSetRoles, id); err != nil {
+			return err
+		}
 		wantIDs, err := roleIDsOf(ctx, tx, want)
 		if err != nil {
 			return err
@@ -112,7 +120,7 @@ func (s *Store) SetRoles(ctx context.Context, id string, roles []string) error {
 			return nil
 		}
 		for _, r := range removed {
-			if r == "admin" {
+			if r == RoleAdmin {
 				if err := guardLastAdmin(ctx, tx, id); err != nil {
 					return err
 				}

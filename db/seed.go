@@ -13,9 +13,6 @@ import (
 	"github.com/lib/pq"
 )
 
-// ActionSeed is the audit action of a bulk load of demo users.
-const ActionSeed = "users.seed"
-
 // SeedUser is one demo account for SeedUsers. Unlike NewUser it is written
 // as it is, without validation or hashing: the generator is trusted to make
 // valid rows, and a million bcrypt hashes would take hours.

@@ -16,9 +16,6 @@ import (
 // ErrInvalidCredentials is the one answer to every failed sign-in.
 var ErrInvalidCredentials = errors.New("invalid email or password")
 
-// StaffRoles are the roles that may sign in to the panel.
-var StaffRoles = []string{"admin", "support", "manager"}
-
 // dummyHash is compared against when the email is unknown or the account has
 // no password, so that those take as long to refuse as a wrong password. It
 // is a bcrypt hash at bcryptCost of random bytes nobody kept: fixed in the
@@ -56,7 +53,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 	if err != nil {
 		return nil, err
 	}
-	if u.Banned || !isStaff(u) {
+	if u.Banned || !IsStaff(u.Roles) {
 		return nil, ErrInvalidCredentials
 	}
 	actor := Actor{ID: u.ID, Email: u.Email}
@@ -93,13 +90,4 @@ func (s *Store) SignOut(ctx context.Context, id string) error {
 		}
 		return writeAudit(ctx, tx, actor, ActionLogout, id, email, nil)
 	})
-}
-
-func isStaff(u *User) bool {
-	for _, r := range StaffRoles {
-		if u.HasRole(r) {
-			return true
-		}
-	}
-	return false
 }

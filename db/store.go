@@ -20,34 +20,6 @@ import (
 	"github.com/lib/pq"
 )
 
-// ErrNotFound is returned when the user (or other row) asked for does not exist.
-var ErrNotFound = errors.New("not found")
-
-// ErrUserAlreadyExists is returned when an email is already taken, whatever its case.
-var ErrUserAlreadyExists = errors.New("a user with this email already exists")
-
-// ErrNoActor is returned when a change is asked for without an actor in the context.
-var ErrNoActor = errors.New("db: no actor in context: every change must name who made it")
-
-// ErrLastAdmin is returned when a change would leave no active admin.
-var ErrLastAdmin = errors.New("this would leave no active admin: grant admin to someone else first")
-
-// ErrSelf is returned when an actor tries to ban or delete their own account.
-var ErrSelf = errors.New("you cannot do this to your own account")
-
-// ErrActorGone is returned when the acting user's account no longer exists.
-var ErrActorGone = errors.New("your account no longer exists")
-
-// ValidationError names the field that was refused and why.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
-
-func invalid(field, reason string) error { return &ValidationError{Field: field, Reason: reason} }
-
 // Store is the user-management API over one PostgreSQL database.
 type Store struct {
 	db *sqlx.DB
@@ -55,7 +27,7 @@ type Store struct {
 	mu       sync.RWMutex
 	handlers map[Event][]func(EventData)
 
-	// now is the clock; tests may replace it.
+	// now is the clock BanUser checks "until" against (time.Now).
 	now func() time.Time
 }
 

@@ -167,6 +167,9 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 	}
 	var id string
 	err = s.withTx(ctx, func(tx *sqlx.Tx, ev *pending) error {
+		if err := authorize(ctx, tx, actor, ActCreateUser, ""); err != nil {
+			return err
+		}
 		roleIDs, err := roleIDsOf(ctx, tx, roles)
 		if err != nil {
 			return err
@@ -237,6 +240,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, up UserUpdate) (*User
 		if err := tx.GetContext(ctx, &cur, `SELECT email, name, email_verified FROM users WHERE id = $1 FOR UPDATE`, id); err != nil {
 			return notFound(err, "update user")
 		}
+		if err := authorize(ctx, tx, actor, ActEditUser, id); err != nil {
+			return err
+		}
 		changes := map[string]any{}
 		if up.Email != nil && *up.Email != cur.Email {
 			changes["email"] = map[string]any{"from": cur.Email, "to": *up.Email}
@@ -287,13 +293,16 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	if id == actor.ID {
-		return ErrSelf
+		return selfError(ActDeleteUser)
 	}
 	return s.withTx(ctx, func(tx *sqlx.Tx, ev *pending) error {
 		// Lock the row first: concurrent deletes queue here and the losers
 		// find no row, so exactly one succeeds.
 		email, err := lockUser(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := authorize(ctx, tx, actor, ActDeleteUser, id); err != nil {
 			return err
 		}
 		if err := guardLastAdmin(ctx, tx, id); err != nil {

@@ -12,9 +12,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// MinPasswordLen is the shortest password CreateUser accepts.
-const MinPasswordLen = 12
-
 // bcryptCost is the work factor of stored hashes (and of dummyHash).
 const bcryptCost = 11
 
@@ -31,8 +28,8 @@ func CheckPassword(password string) error {
 		return invalid("password", "is required")
 	case utf8.RuneCountInString(password) < MinPasswordLen:
 		return invalid("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
-	case len(password) > 72:
-		return invalid("password", "must be at most 72 bytes")
+	case len(password) > MaxPasswordBytes:
+		return invalid("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes))
 	case commonPasswords[strings.ToLower(password)]:
 		return invalid("password", "is too common")
 	case strings.Count(password, string([]rune(password)[0])) == utf8.RuneCountInString(password):
@@ -56,8 +53,8 @@ func NormalizeEmail(email string) (string, error) {
 	if email == "" {
 		return "", invalid("email", "is required")
 	}
-	if len(email) > 254 {
-		return "", invalid("email", "is longer than 254 characters")
+	if len(email) > MaxEmailLen {
+		return "", invalid("email", fmt.Sprintf("is longer than %d characters", MaxEmailLen))
 	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || addr.Name != "" {
@@ -76,8 +73,8 @@ func normalizeName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", invalid("name", "is not valid text")
 	}
-	if utf8.RuneCountInString(name) > 200 {
-		return "", invalid("name", "is longer than 200 characters")
+	if utf8.RuneCountInString(name) > MaxNameLen {
+		return "", invalid("name", fmt.Sprintf("is longer than %d characters", MaxNameLen))
 	}
 	for _, r := range name {
 		if unicode.IsControl(r) {

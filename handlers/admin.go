@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -40,7 +39,7 @@ func (h *Handler) createUser(c echo.Context) error {
 		Roles:         form["roles"],
 	}
 	u, err := h.store.CreateUser(c.Request().Context(), nu)
-	if field, msg := formRefusal(err); msg != "" {
+	if field, msg := formError(err); msg != "" {
 		roles, rerr := h.roleChoices(c, nu.Roles)
 		if rerr != nil {
 			return rerr
@@ -67,7 +66,7 @@ func (h *Handler) updateUser(c echo.Context) error {
 	u, err := h.store.UpdateUser(c.Request().Context(), id, db.UserUpdate{
 		Email: &edit.Email, Name: &edit.Name, EmailVerified: &edit.Verified,
 	})
-	if field, msg := formRefusal(err); msg != "" {
+	if field, msg := formError(err); msg != "" {
 		edit.Errors = map[string]string{field: msg}
 		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Edit = edit })
 	}
@@ -87,7 +86,7 @@ func (h *Handler) setRoles(c echo.Context) error {
 	}
 	want := form["roles"]
 	err = h.store.SetRoles(c.Request().Context(), id, want)
-	if _, msg := formRefusal(err); msg != "" {
+	if _, msg := formError(err); msg != "" {
 		roles, rerr := h.roleChoices(c, want)
 		if rerr != nil {
 			return rerr
@@ -116,16 +115,12 @@ func (h *Handler) deleteUser(c echo.Context) error {
 		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Delete = del })
 	}
 	err = h.store.DeleteUser(ctx, id)
-	switch {
-	case errors.Is(err, db.ErrSelf):
-		del.Error = "You cannot delete your own account."
-	case errors.Is(err, db.ErrLastAdmin):
-		del.Error = "This is the last active admin: grant admin to someone else first."
-	case err != nil:
-		return fmt.Errorf("delete user: %w", err)
-	}
-	if del.Error != "" {
+	if _, msg := formError(err); msg != "" {
+		del.Error = msg
 		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Delete = del })
+	}
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
 	}
 	h.addFlash(c, "success", "Deleted "+u.Email+".")
 	return c.Redirect(http.StatusSeeOther, "/users")
@@ -180,23 +175,4 @@ func (h *Handler) roleChoices(c echo.Context, checked []string) ([]views.RoleCho
 		}
 	}
 	return out, nil
-}
-
-// formRefusal is the field and the sentence for a create, edit or roles
-// change the db refused for a reason a person can fix, or "" for anything
-// else.
-func formRefusal(err error) (field, msg string) {
-	var ve *db.ValidationError
-	switch {
-	case errors.As(err, &ve) && ve.Field == "roles" && ve.Reason != "":
-		// "unknown role \"x\"" reads best on its own.
-		return "roles", strings.ToUpper(ve.Reason[:1]) + ve.Reason[1:] + "."
-	case errors.As(err, &ve):
-		return ve.Field, refusal(err)
-	case errors.Is(err, db.ErrUserAlreadyExists):
-		return "email", "A user with this email already exists."
-	case errors.Is(err, db.ErrLastAdmin):
-		return "roles", refusal(err)
-	}
-	return "", ""
 }

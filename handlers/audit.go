@@ -21,12 +21,8 @@ import (
 // auditPerPage is how many audit rows a page shows.
 const auditPerPage = 50
 
-// auditActions are the actions the filter offers, in the order shown.
-var auditActions = []string{
-	db.ActionLogin, db.ActionLogout, db.ActionCreate, db.ActionUpdate, db.ActionRoles,
-	db.ActionBan, db.ActionUnban, db.ActionRevokeSessions, db.ActionDelete, db.ActionExport,
-	db.ActionSeed, db.ActionAuditExport,
-}
+// auditActions are the actions the filter offers: every one db writes.
+var auditActions = db.AuditActions
 
 // auditQuery is the audit log's state, as the URL carries it:
 // /audit?actor=&action=&target=&from=&to=&signins=hide&page=

@@ -163,7 +163,7 @@ func safeNext(raw string) string {
 
 // homeFor is the page a role starts on.
 func homeFor(u *db.User) string {
-	if hasAnyRole(u, "admin", "support") {
+	if u.Can(db.ActListUsers) {
 		return "/users"
 	}
 	return "/dashboard"

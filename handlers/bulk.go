@@ -130,7 +130,7 @@ func (h *Handler) bulkUsers(c echo.Context) error {
 	if errors.Is(err, db.ErrForbidden) {
 		return errForbidden
 	}
-	if msg := refusal(err); msg != "" {
+	if _, msg := formError(err); msg != "" {
 		// Show the preview again, with what to fix; the plan is what would
 		// happen now (none when the selection itself is what was refused).
 		plan, perr := h.store.PreviewBulk(ctx, req)
@@ -146,10 +146,7 @@ func (h *Handler) bulkUsers(c echo.Context) error {
 func (h *Handler) bulkActionsFor(u *db.User) []db.BulkAction {
 	var out []db.BulkAction
 	for _, a := range db.BulkActions {
-		switch {
-		case hasAnyRole(u, "admin"):
-			out = append(out, a)
-		case hasAnyRole(u, "support") && (a == db.BulkBan || a == db.BulkUnban || a == db.BulkRevokeSessions):
+		if u.Can(a.Policy()) {
 			out = append(out, a)
 		}
 	}
@@ -310,7 +307,7 @@ func bulkDoneMessage(f bulkForm, plan db.BulkPlan) string {
 func (h *Handler) bulkBar(c echo.Context, q userListQuery, total int64, rows []views.UserRow) views.BulkBar {
 	bar := views.BulkBar{Actions: h.bulkActionOptions(currentUser(c)), Back: q.url("/users"), Total: total,
 		CSRF: csrfToken(c)}
-	if hasAnyRole(currentUser(c), "admin") {
+	if currentUser(c).Can(db.BulkGrantRole.Policy()) {
 		roles, err := h.roleNames(c.Request().Context())
 		if err == nil {
 			for _, r := range roles {
@@ -329,23 +326,17 @@ func (h *Handler) bulkBar(c echo.Context, q userListQuery, total int64, rows []v
 	return bar
 }
 
-// canModerate reports whether u may ban, unban and sign out target: admins
-// anyone, support only users who hold no staff role.
+// canModerate reports whether the policy lets u ban, unban and sign out
+// target (support: only users who hold no staff role).
 func canModerate(u *db.User, target *db.User) bool {
-	switch {
-	case hasAnyRole(u, "admin"):
-		return true
-	case hasAnyRole(u, "support"):
-		return !hasAnyRole(target, db.StaffRoles...)
-	}
-	return false
+	return u.CanActOn(db.ActBan, target) && u.CanActOn(db.ActUnban, target) && u.CanActOn(db.ActRevokeSessions, target)
 }
 
 // rowActions are the moderation forms of a table row: nil when the viewer
 // moderates no one, an empty cell when not this user.
 func (h *Handler) rowActions(c echo.Context, back string, target *db.User) *views.RowActions {
 	u := currentUser(c)
-	if !hasAnyRole(u, "admin", "support") {
+	if !u.Can(db.ActBan) && !u.Can(db.ActUnban) && !u.Can(db.ActRevokeSessions) {
 		return nil
 	}
 	a := &views.RowActions{CSRF: csrfToken(c), Back: back, MaxReason: db.MaxBanReasonLen, Reasons: banReasons,

@@ -30,7 +30,7 @@ func (h *Handler) dashboard(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	canList := hasAnyRole(currentUser(c), "admin", "support")
+	canList := currentUser(c).Can(db.ActListUsers)
 	link := func(q userListQuery) string {
 		if !canList {
 			return ""

@@ -34,27 +34,60 @@ func statusFor(c echo.Context, err error) int {
 	return statusOf(err)
 }
 
-// statusOf maps an error to the status the browser gets.
-func statusOf(err error) int {
+// answer is what the browser is told about a failed request: the status,
+// and for an error of db's, the page's heading and sentence.
+type answer struct {
+	status           int
+	heading, message string
+}
+
+// answerFor is the one mapping from an error to what the browser is told.
+// A db.Error carries its own sentence; an echo.HTTPError its status; the
+// rest is a 500 whose text the browser never sees. Add a case here for a new
+// kind of error (and nowhere else).
+func answerFor(err error) answer {
 	var he *echo.HTTPError
-	var ve *db.ValidationError
 	switch {
 	case err == nil:
-		return http.StatusOK
+		return answer{status: http.StatusOK}
 	case errors.As(err, &he):
-		return he.Code
-	case errors.Is(err, db.ErrNotFound):
-		return http.StatusNotFound
-	case errors.As(err, &ve):
-		return http.StatusBadRequest
-	case errors.Is(err, db.ErrSelf), errors.Is(err, db.ErrLastAdmin), errors.Is(err, db.ErrUserAlreadyExists),
-		errors.Is(err, db.ErrActorGone):
-		return http.StatusConflict
+		return answer{status: he.Code}
 	case errors.Is(err, context.Canceled):
-		return statusClientClosed
-	default:
-		return http.StatusInternalServerError
+		return answer{status: statusClientClosed}
 	}
+	e := db.ErrorOf(err)
+	switch e.Code {
+	case db.ENotFound:
+		return answer{status: http.StatusNotFound}
+	case db.EInvalid:
+		return answer{http.StatusBadRequest, "Bad request", e.Sentence()}
+	case db.EForbidden:
+		return answer{http.StatusForbidden, "Forbidden", e.Sentence()}
+	case db.EProtected:
+		return answer{http.StatusConflict, "Not allowed", e.Sentence()}
+	case db.EConflict:
+		return answer{http.StatusConflict, "Conflict", e.Sentence()}
+	}
+	return answer{status: http.StatusInternalServerError}
+}
+
+// statusOf maps an error to the status the browser gets.
+func statusOf(err error) int { return answerFor(err).status }
+
+// formError is the field and the sentence of a change refused for a
+// reason the person filling the form can fix (a field, a taken email, the
+// last admin, their own account), or "" for anything else, which is the
+// error page's. field is "" when the error is about no field.
+func formError(err error) (field, msg string) {
+	if err == nil {
+		return "", ""
+	}
+	e := db.ErrorOf(err)
+	switch e.Code {
+	case db.EInvalid, db.EConflict, db.EProtected:
+		return e.Field, e.Sentence()
+	}
+	return "", ""
 }
 
 // handleError is the one HTTPErrorHandler: it logs 5xx with the error and
@@ -88,6 +121,9 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("HX-Refresh", "true")
 	}
 	heading, message := describe(status, err)
+	if a := answerFor(err); a.status == status && a.message != "" {
+		heading, message = a.heading, a.message
+	}
 	page := views.ErrorPage{Chrome: h.chrome(c, heading), Status: status, Heading: heading, Message: message}
 	if status >= 500 {
 		page.RequestID = rid
@@ -98,8 +134,8 @@ func (h *Handler) handleError(err error, c echo.Context) {
 	}
 }
 
-// describe is the heading and the sentence of an error page: written for a
-// person, from the status and our own sentinel errors only.
+// describe is the heading and the sentence of an error page for a status,
+// when the error carries no sentence of its own (see answerFor).
 func describe(status int, err error) (heading, message string) {
 	switch status {
 	case http.StatusBadRequest:
@@ -114,16 +150,6 @@ func describe(status int, err error) (heading, message string) {
 	case http.StatusMethodNotAllowed:
 		return "Method not allowed", "This address does not accept this kind of request."
 	case http.StatusConflict:
-		switch {
-		case errors.Is(err, db.ErrSelf):
-			return "Not allowed", db.ErrSelf.Error()
-		case errors.Is(err, db.ErrLastAdmin):
-			return "Not allowed", db.ErrLastAdmin.Error()
-		case errors.Is(err, db.ErrUserAlreadyExists):
-			return "Already exists", db.ErrUserAlreadyExists.Error()
-		case errors.Is(err, db.ErrActorGone):
-			return "Not allowed", "Your account was deleted while you were signed in."
-		}
 		return "Conflict", "This change conflicts with the current state. Reload the page and try again."
 	case http.StatusRequestEntityTooLarge:
 		return "Too large", "The request is larger than the panel accepts."

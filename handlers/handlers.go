@@ -1,5 +1,6 @@
 // Package handlers is the web panel: Echo handlers that parse a request,
-// check the actor's role, call db.Store and render a templ view.
+// ask the policy (db.Can) whether the actor may, call db.Store and render a
+// templ view.
 package handlers
 
 import (
@@ -121,42 +122,40 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	// Role checks are attached per route rather than with Group.Use: a
 	// group's middleware also claims every unknown path under its prefix,
 	// which would turn a 404 into a sign-in redirect.
-	staff := h.requireRole(db.StaffRoles...)
-	moderators := h.requireRole("admin", "support")
+	// Who may open each route is the policy's answer (db/policy.go); the
+	// Store checks the target of a change again itself.
+	e.GET("/", h.home, h.requireStaff)
+	e.GET("/dashboard", h.dashboard, h.require(db.ActViewDashboard))
+	e.GET("/users", h.listUsers, h.require(db.ActListUsers))
+	e.GET("/users/count", h.countUsers, h.require(db.ActListUsers))
+	e.GET("/users/:id", h.showUser, h.require(db.ActViewUser))
+	e.POST("/users/:id/ban", h.banUser, h.require(db.ActBan))
+	e.POST("/users/:id/unban", h.unbanUser, h.require(db.ActUnban))
+	e.POST("/users/:id/revoke-sessions", h.revokeSessions, h.require(db.ActRevokeSessions))
 
-	e.GET("/", h.home, staff)
-	e.GET("/dashboard", h.dashboard, staff)
-	e.GET("/users", h.listUsers, moderators)
-	e.GET("/users/count", h.countUsers, moderators)
-	e.GET("/users/:id", h.showUser, moderators)
-	e.POST("/users/:id/ban", h.banUser, moderators)
-	e.POST("/users/:id/unban", h.unbanUser, moderators)
-	e.POST("/users/:id/revoke-sessions", h.revokeSessions, moderators)
-	// Bulk actions: the db refuses per action what the actor's role does not
-	// allow (support: ban, unban and sign out only). A static route, so it
-	// wins over /users/:id.
-	e.POST("/users/bulk", h.bulkUsers, moderators)
+	// Bulk actions: the policy gives each bulk action its own power (support:
+	// ban, unban and sign out non-staff only), which the db checks per
+	// action. A static route, so it wins over /users/:id.
+	e.POST("/users/bulk", h.bulkUsers, h.require(db.ActBulkBan, db.ActBulkUnban, db.ActBulkRevoke, db.ActBulkDelete, db.ActBulkRoles))
 
-	// User management is for admins only (handlers/admin.go).
-	admins := h.requireRole("admin")
-	e.GET("/users/new", h.newUser, admins)
-	e.POST("/users", h.createUser, admins)
-	e.POST("/users/:id", h.updateUser, admins)
-	e.POST("/users/:id/roles", h.setRoles, admins)
-	e.POST("/users/:id/delete", h.deleteUser, admins)
+	e.GET("/users/new", h.newUser, h.require(db.ActCreateUser))
+	e.POST("/users", h.createUser, h.require(db.ActCreateUser))
+	e.POST("/users/:id", h.updateUser, h.require(db.ActEditUser))
+	e.POST("/users/:id/roles", h.setRoles, h.require(db.ActSetRoles))
+	e.POST("/users/:id/delete", h.deleteUser, h.require(db.ActDeleteUser))
 
-	// The audit log and the CSV export (a static route, so it wins over
+	// The audit log and the CSV exports (static routes, so they win over
 	// /users/:id).
-	e.GET("/audit", h.listAudit, admins)
-	e.GET("/users/export.csv", h.exportUsers, admins)
-	e.GET("/audit/export.csv", h.exportAudit, admins)
+	e.GET("/audit", h.listAudit, h.require(db.ActReadAudit))
+	e.GET("/users/export.csv", h.exportUsers, h.require(db.ActExportUsers))
+	e.GET("/audit/export.csv", h.exportAudit, h.require(db.ActReadAudit))
 
 	// A form's POST address in the address bar (typed, or kept by a browser
 	// without JavaScript after a refused form) leads back to the form's page
 	// rather than to a 405.
 	for _, action := range []string{"ban", "unban", "revoke-sessions", "roles", "delete", "password", "unlock"} {
-		e.GET("/users/:id/"+action, h.toUserPage, moderators)
+		e.GET("/users/:id/"+action, h.toUserPage, h.require(db.ActViewUser))
 	}
-	e.GET("/users/bulk", h.toUsers, moderators)
+	e.GET("/users/bulk", h.toUsers, h.require(db.ActListUsers))
 	return e, nil
 }

@@ -29,16 +29,6 @@ func currentUser(c echo.Context) *db.User {
 	return u
 }
 
-// hasAnyRole reports whether u holds one of roles.
-func hasAnyRole(u *db.User, roles ...string) bool {
-	for _, r := range roles {
-		if u.HasRole(r) {
-			return true
-		}
-	}
-	return false
-}
-
 // isOpsPath reports whether a request is for a path that needs no session
 // and no CSRF cookie: static files, health checks and metrics.
 func isOpsPath(c echo.Context) bool {
@@ -63,7 +53,7 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("load signed-in user: %w", err)
 		}
-		if err != nil || u.Banned || u.SessionVersion != version || !hasAnyRole(u, db.StaffRoles...) {
+		if err != nil || u.Banned || u.SessionVersion != version || !db.IsStaff(u.Roles) {
 			h.endSession(c)
 			return next(c)
 		}
@@ -73,20 +63,34 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireRole lets through a signed-in user holding one of roles. Anyone
-// else is sent to sign in, and a signed-in user without the role gets 403.
-func (h *Handler) requireRole(roles ...string) echo.MiddlewareFunc {
+// require lets through a signed-in user whose roles allow one of the
+// actions (on someone, at least: the Store checks the target). Anyone else
+// is sent to sign in, and a signed-in user without the power gets 403.
+func (h *Handler) require(acts ...db.Action) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			u := currentUser(c)
 			if u == nil {
 				return redirect(c, loginURL(returnPath(c)))
 			}
-			if !hasAnyRole(u, roles...) {
-				return errForbidden
+			for _, a := range acts {
+				if u.Can(a) {
+					return next(c)
+				}
 			}
-			return next(c)
+			return errForbidden
 		}
+	}
+}
+
+// requireStaff lets through any signed-in staff member (loadUser signs in
+// no one else) and sends anyone else to sign in.
+func (h *Handler) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if currentUser(c) == nil {
+			return redirect(c, loginURL(returnPath(c)))
+		}
+		return next(c)
 	}
 }
 

@@ -44,9 +44,13 @@ func (h *Handler) render(c echo.Context, status int, page templ.Component, fragm
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
+// limits are db's input limits as the views take them.
+var limits = views.Limits{PasswordMin: db.MinPasswordLen, PasswordMax: db.MaxPasswordBytes, EmailMax: db.MaxEmailLen,
+	NameMax: db.MaxNameLen, SearchMax: db.MaxSearchLen, ReasonMax: db.MaxBanReasonLen}
+
 // chrome is the layout's view-model for this request.
 func (h *Handler) chrome(c echo.Context, title string) views.Chrome {
-	ch := views.Chrome{Title: title, CSRF: csrfToken(c), Assets: h.assets}
+	ch := views.Chrome{Title: title, CSRF: csrfToken(c), Assets: h.assets, Limits: limits}
 	u := currentUser(c)
 	if u == nil {
 		return ch
@@ -60,20 +64,20 @@ func (h *Handler) chrome(c echo.Context, title string) views.Chrome {
 	return ch
 }
 
-// navFor lists the pages the user's roles may open.
+// navFor lists the pages the policy lets the user open.
 func navFor(u *db.User, path string) []views.NavItem {
 	var nav []views.NavItem
 	add := func(label, href string) {
 		active := path == href || strings.HasPrefix(path, href+"/")
 		nav = append(nav, views.NavItem{Label: label, Href: href, Active: active})
 	}
-	if hasAnyRole(u, "admin", "support") {
+	if u.Can(db.ActListUsers) {
 		add("Users", "/users")
 	}
-	if hasAnyRole(u, db.StaffRoles...) {
+	if u.Can(db.ActViewDashboard) {
 		add("Dashboard", "/dashboard")
 	}
-	if hasAnyRole(u, "admin") {
+	if u.Can(db.ActReadAudit) {
 		add("Audit log", "/audit")
 	}
 	return nav

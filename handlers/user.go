@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -53,9 +52,15 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 	if err != nil {
 		return views.UserPage{}, err
 	}
-	audit, err := h.store.ListAudit(ctx, db.AuditFilter{TargetID: d.ID, Limit: auditOnUserPage})
-	if err != nil {
-		return views.UserPage{}, fmt.Errorf("user page: %w", err)
+	me := currentUser(c)
+	// Support reads the history of the users it may act on only; staff
+	// members' history is for admins, as /audit is.
+	var audit db.AuditPage
+	canSeeAudit := me.CanActOn(db.ActViewUserAudit, &d.User)
+	if canSeeAudit {
+		if audit, err = h.store.ListAudit(ctx, db.AuditFilter{TargetID: d.ID, Limit: auditOnUserPage}); err != nil {
+			return views.UserPage{}, fmt.Errorf("user page: %w", err)
+		}
 	}
 	for _, o := range banDurations {
 		ban.Durations = append(ban.Durations, views.Option{Value: o.value, Label: o.label})
@@ -69,14 +74,22 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 		OAuth:       make([]views.OAuthRow, len(d.OAuthAccounts)),
 		Audit:       make([]views.AuditRow, len(audit.Entries)),
 		AuditMore:   audit.HasMore,
-		CanModerate: hasAnyRole(currentUser(c), "admin", "support"),
-		CanAdmin:    hasAnyRole(currentUser(c), "admin"),
+		CanSeeAudit: canSeeAudit,
 		Ban:         ban,
 		BackURL:     usersBackURL(c),
+
+		CanBan:            me.CanActOn(db.ActBan, &d.User),
+		CanUnban:          me.CanActOn(db.ActUnban, &d.User),
+		CanRevokeSessions: me.CanActOn(db.ActRevokeSessions, &d.User),
+		CanEdit:           me.CanActOn(db.ActEditUser, &d.User),
+		CanSetRoles:       me.CanActOn(db.ActSetRoles, &d.User),
+		CanDelete:         me.CanActOn(db.ActDeleteUser, &d.User),
 	}
-	if vm.CanAdmin {
+	if me.Can(db.ActReadAudit) {
 		// The audit log page is for admins: they follow the history there.
 		vm.AuditLogURL = auditQuery{Target: d.ID, Page: 1}.url()
+	}
+	if vm.CanEdit || vm.CanSetRoles {
 		if err := h.fillAdminForms(c, &vm, d); err != nil {
 			return views.UserPage{}, err
 		}
@@ -196,7 +209,7 @@ func (h *Handler) banUser(c echo.Context) error {
 		until = &t
 	}
 	err := h.store.BanUser(c.Request().Context(), id, form.Reason, until)
-	if msg := refusal(err); msg != "" {
+	if _, msg := formError(err); msg != "" {
 		if back != "" {
 			return h.afterRowAction(c, id, back, "error", msg)
 		}
@@ -259,25 +272,6 @@ func (h *Handler) refuseBan(c echo.Context, form views.BanForm) error {
 	}
 	vm.Chrome.CanonicalURL = "/users/" + vm.User.ID
 	return h.render(c, http.StatusUnprocessableEntity, views.UserView(vm))
-}
-
-// refusal is the sentence for a change the db refused for a reason a person
-// can fix, or "" for anything else.
-func refusal(err error) string {
-	var ve *db.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		field := ve.Field
-		if field != "" {
-			field = strings.ToUpper(field[:1]) + field[1:]
-		}
-		return field + " " + ve.Reason + "."
-	case errors.Is(err, db.ErrSelf):
-		return "You cannot ban your own account."
-	case errors.Is(err, db.ErrLastAdmin):
-		return "This is the last active admin: grant admin to someone else first."
-	}
-	return ""
 }
 
 // unbanUser lifts the user's ban.

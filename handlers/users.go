@@ -20,9 +20,9 @@ import (
 // The user table's defaults and limits.
 const (
 	defaultPerPage = 20
-	// maxSearchLen matches the db's limit, so that a long search is cut
-	// rather than refused.
-	maxSearchLen = 200
+	// maxSearchLen is the db's limit: a longer search is cut rather than
+	// refused.
+	maxSearchLen = db.MaxSearchLen
 	// maxPage keeps page*per_page far from overflowing; a page past the end
 	// shows the last page anyway.
 	maxPage = 1_000_000
@@ -303,7 +303,7 @@ func (h *Handler) listUsers(c echo.Context) error {
 		return err
 	}
 	table := usersTable(q, res)
-	if hasAnyRole(currentUser(c), "admin") {
+	if currentUser(c).Can(db.ActExportUsers) {
 		table.ExportURL = exportURL(q)
 	}
 	table.Bulk = h.bulkBar(c, q, res.Total, table.Rows)
@@ -320,7 +320,8 @@ func (h *Handler) listUsers(c echo.Context) error {
 		// including a page moved back from past the end.
 		c.Response().Header().Set("HX-Push-Url", pushURL(c, q.url("/users")))
 	}
-	vm := views.UsersPage{Chrome: h.chrome(c, "Users"), Filters: usersFilters(q, roles), Table: table}
+	vm := views.UsersPage{Chrome: h.chrome(c, "Users"), Filters: usersFilters(q, roles), Table: table,
+		CanCreate: currentUser(c).Can(db.ActCreateUser)}
 	return h.render(c, http.StatusOK, views.UsersList(vm), views.UsersFragment(table))
 }
 

@@ -42,6 +42,8 @@ type Flash struct {
 // Chrome is what the layout needs around every page.
 type Chrome struct {
 	Title string
+	// Limits are the Store's input limits, for the forms' maxlength.
+	Limits Limits
 	// User is nil for an anonymous visitor.
 	User *CurrentUser
 	Nav  []NavItem
@@ -80,12 +82,19 @@ type UsersPage struct {
 	Chrome
 	Filters UsersFilters
 	Table   UsersTable
+	// CanCreate shows the New user button.
+	CanCreate bool
 }
 
 // Option is one choice of a select.
 type Option struct {
 	Value string
 	Label string
+}
+
+// Limits are the input limits the Store enforces (db/limits.go).
+type Limits struct {
+	PasswordMin, PasswordMax, EmailMax, NameMax, SearchMax, ReasonMax int
 }
 
 // UsersFilters is the state of the search and filter form.
@@ -302,14 +311,16 @@ type UserPage struct {
 	// AuditLogURL opens the full audit log filtered to this user; empty
 	// when the viewer may not read the audit log.
 	AuditLogURL string
-	// CanModerate shows the ban, unban and sign-out forms.
-	CanModerate bool
-	Ban         BanForm
-	// CanAdmin shows the admin forms: edit, roles and delete.
-	CanAdmin bool
-	Edit     UserForm
-	Roles    RolesForm
-	Delete   DeleteForm
+	// CanSeeAudit shows the user's audit history.
+	CanSeeAudit bool
+	// CanBan, CanUnban and CanRevokeSessions show the moderation forms.
+	CanBan, CanUnban, CanRevokeSessions bool
+	Ban                                 BanForm
+	// CanEdit, CanSetRoles and CanDelete show the admin forms.
+	CanEdit, CanSetRoles, CanDelete bool
+	Edit                            UserForm
+	Roles                           RolesForm
+	Delete                          DeleteForm
 	// BackURL returns to the user table.
 	BackURL string
 }

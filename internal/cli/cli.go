@@ -134,11 +134,12 @@ func (a *App) report(name string, err error) int {
 }
 
 // message says what went wrong as a person would want to read it: a
-// refused field names the field, a known condition is its sentence.
+// refused field names the field, a db.Error is its own sentence; anything
+// else is the wrapped error, which on the command line is for the operator.
+// Every db.Error exits with status 1, like any failed command.
 func message(err error) string {
-	var ve *db.ValidationError
-	if errors.As(err, &ve) {
-		return fmt.Sprintf("invalid %s: %s", ve.Field, ve.Reason)
+	if e := db.ErrorOf(err); e.Code == db.EInvalid {
+		return fmt.Sprintf("invalid %s: %s", e.Field, e.Message)
 	}
 	return err.Error()
 }

@@ -42,7 +42,7 @@ It writes one audit row, as system:seed.`)
 		if err != nil {
 			return err
 		}
-		admins, err := store.CountUsers(ctx, db.Filter{Role: "admin"})
+		admins, err := store.CountUsers(ctx, db.Filter{Role: db.RoleAdmin})
 		if err != nil {
 			return err
 		}

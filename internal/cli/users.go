@@ -189,7 +189,7 @@ there are admins, their emails are listed.`)
 	ctx = db.WithActor(ctx, db.SystemActor("cli"))
 
 	if *email == "" {
-		admins, err := store.ListUsers(ctx, db.ListParams{Filter: db.Filter{Role: "admin"}, SortBy: db.SortEmail, Limit: 100})
+		admins, err := store.ListUsers(ctx, db.ListParams{Filter: db.Filter{Role: db.RoleAdmin}, SortBy: db.SortEmail, Limit: 100})
 		if err != nil {
 			return err
 		}
@@ -216,8 +216,8 @@ there are admins, their emails are listed.`)
 	if err != nil {
 		return err
 	}
-	if !u.HasRole("admin") {
-		if err := store.SetRoles(ctx, u.ID, append([]string{"admin"}, u.Roles...)); err != nil {
+	if !u.HasRole(db.RoleAdmin) {
+		if err := store.SetRoles(ctx, u.ID, append([]string{db.RoleAdmin}, u.Roles...)); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.Stdout, "Granted the admin role to %s. Sign in at %s with their password.\n", u.Email, loginURL)
@@ -244,7 +244,7 @@ func (a *App) createAdmin(ctx context.Context, store *db.Store, email, password,
 		}
 	}
 	u, err := store.CreateUser(ctx, db.NewUser{
-		Email: email, Name: "Admin", Password: password, EmailVerified: true, Roles: []string{"admin"},
+		Email: email, Name: "Admin", Password: password, EmailVerified: true, Roles: []string{db.RoleAdmin},
 	})
 	var ve *db.ValidationError
 	if errors.As(err, &ve) && ve.Field == "password" {

@@ -104,9 +104,9 @@ func (g *Generator) user(rng *rand.Rand, i, n int) db.SeedUser {
 	role := ""
 	switch r := rng.Float64(); {
 	case r < 0.003 || i == n/3:
-		role = "support"
+		role = db.RoleSupport
 	case r < 0.004 || i == 2*n/3:
-		role = "manager"
+		role = db.RoleManager
 	}
 	if role != "" {
 		u.Roles = []string{role}
