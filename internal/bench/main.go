@@ -146,15 +146,10 @@ func main() {
 		}
 		log.Printf("wrote %s", *out)
 	}
-	for _, r := range results {
-		if len(r.fails) > 0 {
-			defer os.Exit(1)
-		}
-	}
-	for _, e := range extras {
-		if strings.Contains(e, "FAIL") {
-			defer os.Exit(1)
-		}
+	failed := strings.Contains(table, "FAIL")
+	srv.stop()
+	if failed {
+		os.Exit(1)
 	}
 }
 
