@@ -56,7 +56,7 @@ func wantRollupsExact(t *testing.T, s *db.Store) {
 		t.Fatal(err)
 	}
 	got := want
-	got.Total, got.Verified, got.Banned, got.SignedIn30, got.WithoutRole = st.Total, st.Verified, st.Banned, st.SignedInLast30Days, st.WithoutRole
+	got.Total, got.Verified, got.Banned, got.SignedIn30, got.WithoutRole = st.Total, st.Verified, st.Banned, st.SignedInLast30Days, st.NoRole
 	if got != want {
 		t.Errorf("Stats = %+v, a full recount says %+v", got, want)
 	}

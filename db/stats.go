@@ -19,19 +19,47 @@ type DayCount struct {
 }
 
 // Stats are the dashboard's counts: aggregates only, never a user's details.
+//
+// The windows are UTC days counted back from Today, which is included: "the
+// last 7 days" are Today and the 6 days before, so that each number equals
+// the user table filtered from the start of the window's first day.
 type Stats struct {
 	Total      int64
 	Verified   int64
 	Unverified int64
-	// Banned counts the bans in force now.
-	Banned int64
+	Banned     int64
 	// SignedInLast30Days counts users whose last sign-in is within 30 days.
 	SignedInLast30Days int64
 	ByRole             []RoleCount
-	// WithoutRole counts the plain users, who hold no role at all.
-	WithoutRole int64
 	// Signups has one entry per day for the last SignupDays days, oldest first.
 	Signups []DayCount
+
+	// Today is the start of the current UTC day.
+	Today time.Time
+	// New counts sign-ups in the windows of Windows, and NewBefore in the
+	// window of the same length just before it (for "+12% vs the previous 7
+	// days"); SignedIn counts users whose last sign-in falls in the window.
+	New       map[int]int64
+	NewBefore map[int]int64
+	SignedIn  map[int]int64
+	// NoRole counts plain users, who hold no role.
+	NoRole int64
+	// ByMethod counts users by how they can sign in: MethodPassword (a
+	// password and no OAuth link), then each OAuth provider by name (a user
+	// linked to two providers counts under both).
+	ByMethod []MethodCount
+}
+
+// Windows are the dashboard's periods, in days: today, 7 and 30 days.
+var Windows = []int{1, 7, 30}
+
+// WindowStart is the first moment of a window of days ending with today.
+func WindowStart(today time.Time, days int) time.Time { return today.AddDate(0, 0, -(days - 1)) }
+
+// MethodCount is how many users sign in one way.
+type MethodCount struct {
+	Method string `db:"method"`
+	Users  int64  `db:"users"`
 }
 
 // SignupDays is the length of the signups chart.
@@ -42,7 +70,7 @@ const SignupDays = 30
 // that the dashboard reads a few dozen rows however many users there are.
 // Two counts move with the clock rather than with a write, and each reads
 // its one partial day from an index: the bans that end today, and the first
-// day of a "signed in within N days" window.
+// day of the "signed in within 30 days" window.
 
 // bansInForce is the number of bans in force at now(): the bans that end
 // after today (or never), plus today's ends still ahead.
@@ -64,24 +92,24 @@ func signedInWithin(days int) string {
 		AND last_login_at < (` + firstDay + ` + 1)::timestamp AT TIME ZONE 'UTC'))`
 }
 
-// statsQuery reads every number of the dashboard but the lists in one
-// statement, so that they all come from one snapshot.
+// statsQuery reads the dashboard's single numbers in one statement, so that
+// they all come from one snapshot.
 var statsQuery = `SELECT c.total, c.verified,
 	` + bansInForce + ` AS banned,
 	` + signedInWithin(30) + ` AS signed_in_30,
-	c.total - (SELECT count(DISTINCT user_id) FROM user_roles) AS without_role,
+	c.total - (SELECT count(DISTINCT user_id) FROM user_roles) AS no_role,
 	date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today
 	FROM user_counts c`
 
 // Stats returns the dashboard's counts.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var row struct {
-		Total       int64     `db:"total"`
-		Verified    int64     `db:"verified"`
-		Banned      int64     `db:"banned"`
-		SignedIn30  int64     `db:"signed_in_30"`
-		WithoutRole int64     `db:"without_role"`
-		Today       time.Time `db:"today"`
+		Total      int64     `db:"total"`
+		Verified   int64     `db:"verified"`
+		Banned     int64     `db:"banned"`
+		SignedIn30 int64     `db:"signed_in_30"`
+		NoRole     int64     `db:"no_role"`
+		Today      time.Time `db:"today"`
 	}
 	if err := s.db.GetContext(ctx, &row, statsQuery); err != nil {
 		return Stats{}, fmt.Errorf("db: stats: %w", err)
@@ -92,26 +120,39 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		Unverified:         row.Total - row.Verified,
 		Banned:             row.Banned,
 		SignedInLast30Days: row.SignedIn30,
-		WithoutRole:        row.WithoutRole,
-		ByRole:             []RoleCount{},
+		NoRole:             row.NoRole,
+		Today:              row.Today.UTC(),
 	}
-	// Staff are few: their grants are counted, through the role index.
+	today := st.Today
+	st.ByRole = []RoleCount{}
 	if err := s.db.SelectContext(ctx, &st.ByRole, `SELECT r.name AS role,
 		(SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id) AS users
 		FROM roles r ORDER BY r.name`); err != nil {
 		return Stats{}, fmt.Errorf("db: stats: roles: %w", err)
 	}
-	today := row.Today.UTC()
-	first := today.AddDate(0, 0, -(SignupDays - 1))
 	var perDay []DayCount
 	if err := s.db.SelectContext(ctx, &perDay, `SELECT day::timestamp AT TIME ZONE 'UTC' AS day, signups AS users
 		FROM user_days WHERE day BETWEEN $1::date AND $2::date`,
-		first.Format(time.DateOnly), today.Format(time.DateOnly)); err != nil {
+		today.AddDate(0, 0, -(SignupDays-1)).Format(time.DateOnly), today.Format(time.DateOnly)); err != nil {
 		return Stats{}, fmt.Errorf("db: stats: signups: %w", err)
 	}
 	byDay := make(map[time.Time]int64, len(perDay))
 	for _, d := range perDay {
 		byDay[d.Day.UTC()] = d.Users
+	}
+	if err := s.windows(ctx, &st); err != nil {
+		return Stats{}, err
+	}
+	// Sign-in methods still scan the users table (and their OAuth links):
+	// no rollup keeps them yet.
+	st.ByMethod = []MethodCount{}
+	if err := s.db.SelectContext(ctx, &st.ByMethod, `
+		SELECT $1::text AS method, count(*) AS users FROM users u
+		WHERE u.password_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id)
+		UNION ALL
+		(SELECT provider, count(DISTINCT user_id) FROM oauth_accounts GROUP BY provider ORDER BY provider)`,
+		MethodPassword); err != nil {
+		return Stats{}, fmt.Errorf("db: stats: sign-in methods: %w", err)
 	}
 	st.Signups = make([]DayCount, 0, SignupDays)
 	for i := SignupDays - 1; i >= 0; i-- {
@@ -119,4 +160,112 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		st.Signups = append(st.Signups, DayCount{Day: day, Users: byDay[day]})
 	}
 	return st, nil
+}
+
+// windows fills the sign-up and sign-in counts of each of Windows, and the
+// sign-ups of the window before each.
+func (s *Store) windows(ctx context.Context, st *Stats) error {
+	st.New, st.NewBefore, st.SignedIn = map[int]int64{}, map[int]int64{}, map[int]int64{}
+	for _, days := range Windows {
+		from, before := WindowStart(st.Today, days), WindowStart(st.Today, 2*days)
+		var n struct {
+			New      int64 `db:"new"`
+			Before   int64 `db:"before"`
+			SignedIn int64 `db:"signed_in"`
+		}
+		// Windows start at a UTC midnight, so whole days of user_days
+		// answer them exactly.
+		if err := s.db.GetContext(ctx, &n, `SELECT
+			COALESCE(sum(signups) FILTER (WHERE day >= $1::date), 0) AS new,
+			COALESCE(sum(signups) FILTER (WHERE day >= $2::date AND day < $1::date), 0) AS before,
+			COALESCE(sum(logins) FILTER (WHERE day >= $1::date), 0) AS signed_in
+			FROM user_days WHERE day >= $2::date`, from.Format(time.DateOnly), before.Format(time.DateOnly)); err != nil {
+			return fmt.Errorf("db: stats: the last %d days: %w", days, err)
+		}
+		st.New[days], st.NewBefore[days], st.SignedIn[days] = n.New, n.Before, n.SignedIn
+	}
+	return nil
+}
+
+// SignupRange is a span of the signups chart and the size of its bars.
+type SignupRange string
+
+// The chart's ranges: days for 30 or 90 days, weeks for a year, months for
+// all time.
+const (
+	Range30Days SignupRange = "30d"
+	Range90Days SignupRange = "90d"
+	RangeYear   SignupRange = "1y"
+	RangeAll    SignupRange = "all"
+)
+
+// SignupRanges lists the ranges in the order the selector offers them.
+var SignupRanges = []SignupRange{Range30Days, Range90Days, RangeYear, RangeAll}
+
+// PeriodCount is how many users signed up in one bar of the chart: the
+// period that starts at Start (a UTC day, week or month).
+type PeriodCount struct {
+	Start time.Time `db:"start"`
+	Users int64     `db:"users"`
+}
+
+// Signups returns the signups chart for r, oldest bar first, with a bar for
+// every period including those without signups. Weeks start on Monday.
+func (s *Store) Signups(ctx context.Context, r SignupRange) ([]PeriodCount, error) {
+	var unit string
+	var periods int
+	switch r {
+	case Range30Days:
+		unit, periods = "day", 30
+	case Range90Days:
+		unit, periods = "day", 90
+	case RangeYear:
+		unit, periods = "week", 52
+	case RangeAll:
+		unit = "month"
+	default:
+		return nil, invalid("range", "is not a chart range")
+	}
+	var bounds struct {
+		Now   time.Time  `db:"now"`
+		First *time.Time `db:"first"`
+	}
+	if err := s.db.GetContext(ctx, &bounds, `SELECT
+		date_trunc($1, now() AT TIME ZONE 'UTC') AS now,
+		date_trunc($1, (SELECT min(day) FROM user_days WHERE signups > 0)::timestamp) AS first`, unit); err != nil {
+		return nil, fmt.Errorf("db: signups: bounds: %w", err)
+	}
+	last := bounds.Now.UTC()
+	step := func(t time.Time, n int) time.Time {
+		switch unit {
+		case "week":
+			return t.AddDate(0, 0, 7*n)
+		case "month":
+			return t.AddDate(0, n, 0)
+		}
+		return t.AddDate(0, 0, n)
+	}
+	first := step(last, -(periods - 1))
+	if r == RangeAll {
+		first = last
+		if bounds.First != nil {
+			first = bounds.First.UTC()
+		}
+	}
+	var rows []PeriodCount
+	// The days of user_days, summed into weeks or months.
+	if err := s.db.SelectContext(ctx, &rows, `SELECT
+		date_trunc($1, day::timestamp) AS start, sum(signups)::bigint AS users
+		FROM user_days WHERE day >= $2::date AND signups <> 0 GROUP BY 1`, unit, first.Format(time.DateOnly)); err != nil {
+		return nil, fmt.Errorf("db: signups: %w", err)
+	}
+	byStart := make(map[time.Time]int64, len(rows))
+	for _, row := range rows {
+		byStart[row.Start.UTC()] = row.Users
+	}
+	var out []PeriodCount
+	for t := first; !t.After(last); t = step(t, 1) {
+		out = append(out, PeriodCount{Start: t, Users: byStart[t]})
+	}
+	return out, nil
 }
