@@ -43,10 +43,17 @@ test: assets chromium ## run every test against a real PostgreSQL and a real bro
 	export TEST_DATABASE_URL
 	$(GO) test -race -count=1 ./...
 
-bench: ## seed 1,000,000 users into a scratch database and hold the pages' queries to their bars
-	@if [ -z "$${TEST_DATABASE_URL:-}" ]; then TEST_DATABASE_URL=$$(scripts/localpg.sh postgres); fi
-	export TEST_DATABASE_URL
-	$(GO) test -run '^$$' -bench Million -benchtime 200x -timeout 30m -v ./db/
+bench: build ## the HTTP benchmark at 1,000,000 users (seeded once into the local cluster's bench database; FRESH=1 seeds again); writes docs/BENCHMARKS.md
+	@if [ -z "$${BENCH_DATABASE_URL:-}" ]; then BENCH_DATABASE_URL=$$(scripts/localpg.sh bench); fi
+	if ! command -v wrk >/dev/null; then
+		if [ "$$(id -u)" = 0 ]; then
+			echo "Installing wrk for the benchmark: apt-get install -y wrk"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+		else
+			echo "The benchmark needs wrk: sudo apt-get install wrk" >&2; exit 1
+		fi
+	fi
+	$(GO) run ./internal/bench -database-url "$$BENCH_DATABASE_URL" -bin ./$(BIN) $${FRESH:+-fresh}
 
 check: ## gofmt, go vet, and templ's generated files up to date
 	@unformatted=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go'))

@@ -217,8 +217,12 @@ func (s *Store) ListUsers(ctx context.Context, p ListParams) (ListResult, error)
 	// A deferred join: the inner query walks only what the order and the
 	// filters need (often just an index) to skip Offset rows, and the outer
 	// one reads the full rows, with their roles, for this page alone.
-	q := `SELECT ` + userColumns + ` FROM (SELECT u.id FROM users u` + where +
-		` ORDER BY ` + order + fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)-1, len(args)) +
+	inner := `SELECT u.id FROM users u` + where +
+		` ORDER BY ` + order + fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
+	if where == "" && p.SortBy == SortCreatedAt && p.Offset >= hopMinOffset {
+		inner = dayHop(p.SortOrder == OrderDesc, order, len(args)-1, len(args))
+	}
+	q := `SELECT ` + userColumns + ` FROM (` + inner +
 		`) page JOIN users u ON u.id = page.id ORDER BY ` + order
 	res := ListResult{Users: []User{}, Total: -1, Limit: p.Limit, Offset: p.Offset}
 	if err := s.db.SelectContext(ctx, &res.Users, q, args...); err != nil {
@@ -232,6 +236,32 @@ func (s *Store) ListUsers(ctx context.Context, p ListParams) (ListResult, error)
 		res.Total = total
 	}
 	return res, nil
+}
+
+// hopMinOffset is the offset from which a deep page of the whole list, newest
+// or oldest first, hops to its day before it skips rows.
+const hopMinOffset = 1000
+
+// dayHop is the inner query of a deep page of the unfiltered list in
+// created_at order. Skipping a hundred thousand index entries costs tens of
+// milliseconds; instead, the per-day signup counts of user_days (exact, kept
+// by triggers) say on which day the page starts and how many users come
+// before that day, and the query skips only the rest, within one day. Both
+// read the same snapshot, so the page is exactly the one a plain OFFSET
+// finds. Past the end there is no such day and no row, as with OFFSET.
+func dayHop(desc bool, order string, limitArg, offsetArg int) string {
+	dir, bound := `ASC`, `u.created_at >= (SELECT h.day::timestamp AT TIME ZONE 'UTC' FROM hop h)`
+	if desc {
+		dir, bound = `DESC`, `u.created_at < (SELECT (h.day + 1)::timestamp AT TIME ZONE 'UTC' FROM hop h)`
+	}
+	return fmt.Sprintf(`WITH days AS (
+			SELECT day, (sum(signups) OVER (ORDER BY day %[1]s) - signups)::bigint AS before
+			FROM user_days WHERE signups > 0
+		), hop AS (
+			SELECT day, before FROM days WHERE before <= $%[4]d ORDER BY before DESC LIMIT 1
+		)
+		SELECT u.id FROM users u WHERE %[2]s
+		ORDER BY %[3]s LIMIT $%[5]d OFFSET (SELECT $%[4]d - h.before FROM hop h)`, dir, bound, order, offsetArg, limitArg)
 }
 
 // CountUsers returns how many users match f.

@@ -65,60 +65,84 @@ type MethodCount struct {
 // SignupDays is the length of the signups chart.
 const SignupDays = 30
 
+// Every count below is read from rollups that triggers keep in the same
+// transaction as each change (user_counts, user_days: see schema.sql), so
+// that the dashboard reads a few dozen rows however many users there are.
+// Two counts move with the clock rather than with a write, and each reads
+// its one partial day from an index: the bans that end today, and the first
+// day of the "signed in within 30 days" window.
+
+// bansInForce is the number of bans in force at now(): the bans that end
+// after today (or never), plus today's ends still ahead.
+const bansInForce = `((SELECT COALESCE(sum(ban_ends), 0) FROM user_days
+		WHERE day > (now() AT TIME ZONE 'UTC')::date)
+	+ (SELECT count(*) FROM users
+		WHERE banned AND banned_until > now()
+		  AND banned_until < ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'))`
+
+// signedInWithin returns the SQL for the number of users whose last sign-in
+// is after now() - days: the whole days after the window's first day from
+// user_days, and the part of the first day that is inside it from the
+// last_login_at index.
+func signedInWithin(days int) string {
+	since := fmt.Sprintf(`(now() - interval '%d days')`, days)
+	firstDay := `(` + since + ` AT TIME ZONE 'UTC')::date`
+	return `((SELECT COALESCE(sum(logins), 0) FROM user_days WHERE day > ` + firstDay + `)
+	+ (SELECT count(*) FROM users WHERE last_login_at > ` + since + `
+		AND last_login_at < (` + firstDay + ` + 1)::timestamp AT TIME ZONE 'UTC'))`
+}
+
+// statsQuery reads the dashboard's single numbers in one statement, so that
+// they all come from one snapshot.
+var statsQuery = `SELECT c.total, c.verified,
+	` + bansInForce + ` AS banned,
+	` + signedInWithin(30) + ` AS signed_in_30,
+	c.total - (SELECT count(DISTINCT user_id) FROM user_roles) AS no_role,
+	date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today
+	FROM user_counts c`
+
 // Stats returns the dashboard's counts.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	var st Stats
-	var err error
-	if st.Total, err = s.count(ctx, Filter{}); err != nil {
-		return Stats{}, err
+	var row struct {
+		Total      int64     `db:"total"`
+		Verified   int64     `db:"verified"`
+		Banned     int64     `db:"banned"`
+		SignedIn30 int64     `db:"signed_in_30"`
+		NoRole     int64     `db:"no_role"`
+		Today      time.Time `db:"today"`
 	}
-	yes := true
-	if st.Verified, err = s.count(ctx, Filter{Verified: &yes}); err != nil {
-		return Stats{}, err
+	if err := s.db.GetContext(ctx, &row, statsQuery); err != nil {
+		return Stats{}, fmt.Errorf("db: stats: %w", err)
 	}
-	st.Unverified = st.Total - st.Verified
-	if st.Banned, err = s.count(ctx, Filter{Banned: &yes}); err != nil {
-		return Stats{}, err
+	st := Stats{
+		Total:              row.Total,
+		Verified:           row.Verified,
+		Unverified:         row.Total - row.Verified,
+		Banned:             row.Banned,
+		SignedInLast30Days: row.SignedIn30,
+		NoRole:             row.NoRole,
+		Today:              row.Today.UTC(),
 	}
-	if err := s.db.GetContext(ctx, &st.SignedInLast30Days,
-		`SELECT count(*) FROM users WHERE last_login_at > now() - interval '30 days'`); err != nil {
-		return Stats{}, fmt.Errorf("db: stats: active users: %w", err)
-	}
+	today := st.Today
 	st.ByRole = []RoleCount{}
 	if err := s.db.SelectContext(ctx, &st.ByRole, `SELECT r.name AS role,
 		(SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id) AS users
 		FROM roles r ORDER BY r.name`); err != nil {
 		return Stats{}, fmt.Errorf("db: stats: roles: %w", err)
 	}
-	// One pass over the last SignupDays days of the created_at index,
-	// grouped by UTC day; days without signups are filled in below.
 	var perDay []DayCount
-	if err := s.db.SelectContext(ctx, &perDay, `SELECT
-		date_trunc('day', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day, count(*) AS users
-		FROM users
-		WHERE created_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 day' * ($1 - 1)) AT TIME ZONE 'UTC'
-		GROUP BY 1`, SignupDays); err != nil {
+	if err := s.db.SelectContext(ctx, &perDay, `SELECT day::timestamp AT TIME ZONE 'UTC' AS day, signups AS users
+		FROM user_days WHERE day BETWEEN $1::date AND $2::date`,
+		today.AddDate(0, 0, -(SignupDays-1)).Format(time.DateOnly), today.Format(time.DateOnly)); err != nil {
 		return Stats{}, fmt.Errorf("db: stats: signups: %w", err)
 	}
 	byDay := make(map[time.Time]int64, len(perDay))
 	for _, d := range perDay {
 		byDay[d.Day.UTC()] = d.Users
 	}
-	var today time.Time
-	if err := s.db.GetContext(ctx, &today,
-		`SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`); err != nil {
-		return Stats{}, fmt.Errorf("db: stats: today: %w", err)
-	}
-	today = today.UTC()
-	st.Today = today
 	if err := s.windows(ctx, &st); err != nil {
 		return Stats{}, err
 	}
-	var withRole int64
-	if err := s.db.GetContext(ctx, &withRole, `SELECT count(DISTINCT user_id) FROM user_roles`); err != nil {
-		return Stats{}, fmt.Errorf("db: stats: users with a role: %w", err)
-	}
-	st.NoRole = st.Total - withRole
 	// Kept by triggers (schema.sql, signin_methods): a few rows, never a
 	// scan of users or oauth_accounts.
 	st.ByMethod = []MethodCount{}
@@ -145,10 +169,13 @@ func (s *Store) windows(ctx context.Context, st *Stats) error {
 			Before   int64 `db:"before"`
 			SignedIn int64 `db:"signed_in"`
 		}
+		// Windows start at a UTC midnight, so whole days of user_days
+		// answer them exactly.
 		if err := s.db.GetContext(ctx, &n, `SELECT
-			(SELECT count(*) FROM users WHERE created_at >= $1) AS new,
-			(SELECT count(*) FROM users WHERE created_at >= $2 AND created_at < $1) AS before,
-			(SELECT count(*) FROM users WHERE last_login_at >= $1) AS signed_in`, from, before); err != nil {
+			COALESCE(sum(signups) FILTER (WHERE day >= $1::date), 0) AS new,
+			COALESCE(sum(signups) FILTER (WHERE day >= $2::date AND day < $1::date), 0) AS before,
+			COALESCE(sum(logins) FILTER (WHERE day >= $1::date), 0) AS signed_in
+			FROM user_days WHERE day >= $2::date`, from.Format(time.DateOnly), before.Format(time.DateOnly)); err != nil {
 			return fmt.Errorf("db: stats: the last %d days: %w", days, err)
 		}
 		st.New[days], st.NewBefore[days], st.SignedIn[days] = n.New, n.Before, n.SignedIn
@@ -201,7 +228,7 @@ func (s *Store) Signups(ctx context.Context, r SignupRange) ([]PeriodCount, erro
 	}
 	if err := s.db.GetContext(ctx, &bounds, `SELECT
 		date_trunc($1, now() AT TIME ZONE 'UTC') AS now,
-		date_trunc($1, (SELECT min(created_at) FROM users) AT TIME ZONE 'UTC') AS first`, unit); err != nil {
+		date_trunc($1, (SELECT min(day) FROM user_days WHERE signups > 0)::timestamp) AS first`, unit); err != nil {
 		return nil, fmt.Errorf("db: signups: bounds: %w", err)
 	}
 	last := bounds.Now.UTC()
@@ -222,9 +249,10 @@ func (s *Store) Signups(ctx context.Context, r SignupRange) ([]PeriodCount, erro
 		}
 	}
 	var rows []PeriodCount
+	// The days of user_days, summed into weeks or months.
 	if err := s.db.SelectContext(ctx, &rows, `SELECT
-		date_trunc($1, created_at AT TIME ZONE 'UTC') AS start, count(*) AS users
-		FROM users WHERE created_at >= $2 GROUP BY 1`, unit, first); err != nil {
+		date_trunc($1, day::timestamp) AS start, sum(signups)::bigint AS users
+		FROM user_days WHERE day >= $2::date AND signups <> 0 GROUP BY 1`, unit, first.Format(time.DateOnly)); err != nil {
 		return nil, fmt.Errorf("db: signups: %w", err)
 	}
 	byStart := make(map[time.Time]int64, len(rows))

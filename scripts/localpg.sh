@@ -126,7 +126,7 @@ init_cluster() {
 		port = $port
 		unix_socket_directories = '$sockets'
 		max_connections = 200
-		shared_buffers = 256MB
+		shared_buffers = 128MB
 		max_wal_size = 4GB
 		synchronous_commit = off
 	EOF

@@ -43,7 +43,10 @@ $$;
 -- the providers it touches first, in order: that serialises two statements
 -- linking or unlinking at one provider (the second waits, then sees the
 -- first's rows), and every path takes its locks in the same order (provider,
--- then user, then 'password'), so none can deadlock. A (user, provider) pair
+-- then user, then 'password'). One race remains: unlinking an account
+-- while its user is being deleted locks the account and the user in opposite
+-- orders; PostgreSQL then rolls one of the two back (a deadlock error), and
+-- the counts stay exact. A (user, provider) pair
 -- counts when its first account is made and stops counting when its last is
 -- removed. The seed sets userpanel.seeding and counts its own rows instead.
 CREATE OR REPLACE FUNCTION signin_methods_on_oauth() RETURNS trigger

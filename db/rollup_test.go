@@ -1,0 +1,165 @@
+package db_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"userpanel/db"
+	"userpanel/internal/demo"
+)
+
+// wantRollupsExact checks the trigger-kept rollups against a full recount of
+// the users table, and the dashboard's numbers against the plain queries
+// they replace.
+func wantRollupsExact(t *testing.T, s *db.Store) {
+	t.Helper()
+	var diff []string
+	err := s.DB().Select(&diff, `WITH recount AS (
+			SELECT day, sum(s) AS signups, sum(l) AS logins, sum(b) AS ban_ends FROM (
+				SELECT (created_at AT TIME ZONE 'UTC')::date AS day, 1 AS s, 0 AS l, 0 AS b FROM users
+				UNION ALL SELECT (last_login_at AT TIME ZONE 'UTC')::date, 0, 1, 0 FROM users WHERE last_login_at IS NOT NULL
+				UNION ALL SELECT COALESCE((banned_until AT TIME ZONE 'UTC')::date, 'infinity'), 0, 0, 1 FROM users WHERE banned
+			) c GROUP BY day
+		), kept AS (
+			SELECT day, signups, logins, ban_ends FROM user_days WHERE (signups, logins, ban_ends) <> (0, 0, 0)
+		)
+		SELECT format('%s: kept %s, recount %s', COALESCE(k.day, r.day), k, r)
+		FROM kept k FULL JOIN recount r ON r.day = k.day
+		WHERE (k.signups, k.logins, k.ban_ends) IS DISTINCT FROM (r.signups, r.logins, r.ban_ends)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diff {
+		t.Errorf("user_days differs from a recount on %s", d)
+	}
+	st, err := s.Stats(sysCtx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Total       int64 `db:"total"`
+		Verified    int64 `db:"verified"`
+		Banned      int64 `db:"banned"`
+		SignedIn30  int64 `db:"signed_in_30"`
+		WithoutRole int64 `db:"without_role"`
+	}
+	if err := s.DB().Get(&want, `SELECT count(*) AS total,
+			count(*) FILTER (WHERE email_verified) AS verified,
+			count(*) FILTER (WHERE banned AND (banned_until IS NULL OR banned_until > now())) AS banned,
+			count(*) FILTER (WHERE last_login_at > now() - interval '30 days') AS signed_in_30,
+			count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = users.id)) AS without_role
+		FROM users`); err != nil {
+		t.Fatal(err)
+	}
+	got := want
+	got.Total, got.Verified, got.Banned, got.SignedIn30, got.WithoutRole = st.Total, st.Verified, st.Banned, st.SignedInLast30Days, st.NoRole
+	if got != want {
+		t.Errorf("Stats = %+v, a full recount says %+v", got, want)
+	}
+}
+
+// The rollups stay exact while sign-ins, bans with and without an end,
+// unbans, deletes, creates and a seed run at the same time.
+func TestRollupsUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	admin := staff(t, s, "admin@example.com", "admin")
+	now := dbNow(t, s)
+	var fs []fixture
+	for i := range 400 {
+		f := fixture{Email: fmt.Sprintf("u%03d@example.com", i), Verified: i%2 == 0,
+			CreatedAt: now.AddDate(0, 0, -(i % 60)).Add(-time.Duration(i) * time.Minute)}
+		if i%3 == 0 {
+			f.LastLoginAt = ptr(now.AddDate(0, 0, -(i % 45)))
+		}
+		if i%11 == 0 {
+			f.Banned, f.BannedUntil = true, ptr(now.Add(time.Duration(i-200)*time.Hour))
+		}
+		fs = append(fs, f)
+	}
+	fs = insertUsers(t, s, fs)
+	wantRollupsExact(t, s)
+
+	ctx := asUser(admin)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	worker := func(seed uint64, fn func(rng *rand.Rand, f fixture) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, 1))
+			for range 150 {
+				if err := fn(rng, fs[rng.IntN(len(fs))]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	// A user deleted by the delete worker is not found by the others.
+	gone := func(err error) bool { return err == nil || errors.Is(err, db.ErrNotFound) }
+	for w := range 2 {
+		// Sign-ins: last_login_at moves forward to now, as Authenticate does.
+		worker(uint64(10+w), func(_ *rand.Rand, f fixture) error {
+			_, err := s.DB().Exec(`UPDATE users SET last_login_at = now() WHERE id = $1`, f.ID)
+			return err
+		})
+	}
+	worker(20, func(rng *rand.Rand, f fixture) error {
+		var until *time.Time
+		if rng.IntN(2) == 0 {
+			until = ptr(time.Now().Add(time.Duration(rng.IntN(96)-12) * time.Hour).Add(time.Minute))
+		}
+		if until != nil && until.Before(time.Now()) {
+			until = nil
+		}
+		if err := s.BanUser(ctx, f.ID, "spam", until); !gone(err) {
+			return fmt.Errorf("ban: %w", err)
+		}
+		return nil
+	})
+	worker(21, func(_ *rand.Rand, f fixture) error {
+		if err := s.UnbanUser(ctx, f.ID); !gone(err) {
+			return fmt.Errorf("unban: %w", err)
+		}
+		return nil
+	})
+	worker(22, func(rng *rand.Rand, f fixture) error {
+		if rng.IntN(4) != 0 {
+			return nil
+		}
+		if err := s.DeleteUser(ctx, f.ID); !gone(err) {
+			return fmt.Errorf("delete: %w", err)
+		}
+		return nil
+	})
+	worker(23, func(rng *rand.Rand, f fixture) error {
+		_, err := s.DB().Exec(`UPDATE users SET email_verified = NOT email_verified, name = name || 'x' WHERE id = $1`, f.ID)
+		return err
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		gen := demo.New(7, time.Now())
+		if _, err := s.SeedUsers(sysCtx(), gen.Users(3000), db.SeedOptions{BatchSize: 500}); err != nil {
+			errs <- fmt.Errorf("seed: %w", err)
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	wantRollupsExact(t, s)
+
+	t.Run("Truncate", func(t *testing.T) {
+		if _, err := s.DB().Exec(`TRUNCATE users CASCADE`); err != nil {
+			t.Fatal(err)
+		}
+		wantRollupsExact(t, s)
+	})
+}
