@@ -52,6 +52,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, context.Canceled):
 		return statusClientClosed
+	case db.IsUnavailable(err): // down, frozen or too slow: try again later
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
