@@ -66,6 +66,9 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		return
 	}
 	status := statusFor(c, err)
+	// The error page is rendered even past the request's deadline (the
+	// error may be that deadline), and is quick: it reads no database.
+	c.SetRequest(c.Request().WithContext(context.WithoutCancel(c.Request().Context())))
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
 	if status >= 500 {
 		attrs := []any{slog.Any("err", err), slog.Int("status", status), slog.String("method", c.Request().Method),

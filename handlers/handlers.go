@@ -57,6 +57,8 @@ type Handler struct {
 	assets views.Assets
 	// draining is Options.Draining, never nil.
 	draining *atomic.Bool
+	// exportTimeout is Options.ExportTimeout.
+	exportTimeout time.Duration
 }
 
 // New builds the panel's Echo server over store.
@@ -78,6 +80,8 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 		secure:   opts.SecureCookies,
 		assets:   assetURLs(opts.Static),
 		draining: opts.Draining,
+
+		exportTimeout: opts.ExportTimeout,
 	}
 	if h.draining == nil {
 		h.draining = new(atomic.Bool)
@@ -116,7 +120,7 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.Pre(sanitizeRequestID)
 	e.Use(
 		middleware.RequestID(),
-		requestDeadline(opts.RequestTimeout, opts.ExportTimeout),
+		requestDeadline(opts.RequestTimeout),
 		metrics,
 		h.requestLogger(),
 		middleware.Recover(),

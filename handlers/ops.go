@@ -34,35 +34,45 @@ func (h *Handler) readyz(c echo.Context) error {
 	return c.String(http.StatusOK, "ready\n")
 }
 
-// exportRoutes are the routes that stream whole tables, whose deadline is
-// the export timeout rather than the request timeout.
-var exportRoutes = map[string]bool{"/users/export.csv": true, "/audit/export.csv": true}
+// ctxClient is the echo.Context key of the request's context as it came:
+// cancelled when the client goes away, without our deadline.
+const ctxClient = "userpanel.client"
 
-// requestDeadline gives each request's context a deadline: the export
-// timeout on the export routes, the request timeout on every other. The
-// database calls made under it give up at the deadline (db.OpenWithTimeouts
-// makes that true of a frozen server too), and the error page is a 503.
-// Zero leaves that kind of request without one.
-func requestDeadline(pages, exports time.Duration) echo.MiddlewareFunc {
+// requestDeadline gives each request's context a deadline. The database
+// calls made under it give up at the deadline (db.OpenWithTimeouts makes
+// that true of a frozen server too), and the error page is a 503. Zero
+// leaves requests without one.
+func requestDeadline(timeout time.Duration) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			d := pages
-			if exportRoutes[c.Path()] {
-				d = exports
-			}
-			if d <= 0 {
+			req := c.Request()
+			c.Set(ctxClient, req.Context())
+			if timeout <= 0 {
 				return next(c)
 			}
-			req := c.Request()
-			ctx, cancel := context.WithTimeout(req.Context(), d)
+			ctx, cancel := context.WithTimeout(req.Context(), timeout)
 			defer cancel()
 			c.SetRequest(req.WithContext(ctx))
-			err := next(c)
-			// The error handler runs after us and reads the request's
-			// context to tell a client that left from a deadline of ours:
-			// it gets the request as it came.
-			c.SetRequest(c.Request().WithContext(req.Context()))
-			return err
+			return next(c)
 		}
 	}
+}
+
+// exportContext is the context of an export's long read: the request's
+// values (its actor), the export timeout instead of the request's deadline,
+// and still cancelled when the client goes away.
+func (h *Handler) exportContext(c echo.Context) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(c.Request().Context())
+	cancel := context.CancelFunc(func() {})
+	if h.exportTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, h.exportTimeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	client, ok := c.Get(ctxClient).(context.Context)
+	if !ok {
+		client = c.Request().Context()
+	}
+	stop := context.AfterFunc(client, cancel)
+	return ctx, func() { stop(); cancel() }
 }
