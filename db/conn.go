@@ -43,6 +43,10 @@ const DefaultConnectTimeout = 2 * time.Second
 // long query (the export) is given it.
 const probeTimeout = time.Second
 
+// recordTimeout bounds writing an export's audit row, under the export's
+// long deadline.
+const recordTimeout = 2 * time.Second
+
 // Open connects to the PostgreSQL database at url (a postgres:// URL) and
 // checks that it answers, with DefaultConnectTimeout and no statement limits
 // (what the command line's long jobs, migrate and seed, want).

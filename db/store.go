@@ -58,7 +58,7 @@ type Store struct {
 	// now is the clock; tests may replace it.
 	now func() time.Time
 
-	// exportTimeout is the statement_timeout of ExportUsers' query; zero
+	// exportTimeout is the statement_timeout of the exports' queries; zero
 	// leaves the session's own.
 	exportTimeout time.Duration
 }
