@@ -40,7 +40,7 @@ func TestDatabaseOutage(t *testing.T) {
 	v.signIn(srv.URL, "ada@outage.test", staffPassword)
 
 	pages := []string{"/users", "/users?q=ada&sort=email", "/users/" + adminID, "/dashboard", "/audit",
-		"/users/count", "/users/export.csv"}
+		"/users/count", "/users/export.csv", "/audit/export.csv"}
 	for _, p := range pages {
 		if got := v.get(srv.URL + p); got.status != http.StatusOK {
 			t.Fatalf("GET %s before the outage: status %d, want 200", p, got.status)
