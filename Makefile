@@ -11,6 +11,8 @@ SHELL := bash
 
 GO ?= go
 BIN := userpanel
+# How long `make test` fuzzes each target.
+FUZZTIME ?= 10s
 VENDOR := static/vendor/htmx.min.js static/vendor/pico.min.css
 
 .PHONY: help run test bench check generate assets build chromium db db-stop clean
@@ -42,6 +44,10 @@ test: assets chromium ## run every test against a real PostgreSQL and a real bro
 	@if [ -z "$${TEST_DATABASE_URL:-}" ]; then TEST_DATABASE_URL=$$(scripts/localpg.sh postgres); fi
 	export TEST_DATABASE_URL
 	$(GO) test -race -count=1 ./...
+	# A short fuzzing run of each target on top of its committed corpus
+	# (testdata/fuzz); `go test -fuzz FuzzX -fuzztime 10m ./pkg/` digs deeper.
+	$(GO) test -run '^$$' -fuzz '^FuzzListUsers$$' -fuzztime $(FUZZTIME) ./db/
+	$(GO) test -run '^$$' -fuzz '^FuzzListParams$$' -fuzztime $(FUZZTIME) ./handlers/
 
 bench: build ## the HTTP benchmark at 1,000,000 users (seeded once into the local cluster's bench database; FRESH=1 seeds again); writes docs/BENCHMARKS.md
 	@if [ -z "$${BENCH_DATABASE_URL:-}" ]; then BENCH_DATABASE_URL=$$(scripts/localpg.sh bench); fi

@@ -252,15 +252,25 @@ func (s *Store) ExportAudit(ctx context.Context, f AuditFilter, filter string, f
 	if !validText(filter) {
 		filter = ""
 	}
-	if err := s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
-		return writeAudit(ctx, tx, actor, ActionAuditExport, "", "", map[string]any{"filter": filter})
+	// The read's connection first, checked to answer: ctx is the export's
+	// long deadline, and the audit row gets a short one of its own, so that
+	// a frozen database is found out in a second, not at the deadline.
+	tx, done, err := s.exportTx(ctx)
+	if err != nil {
+		return fmt.Errorf("db: export audit: %w", err)
+	}
+	defer done()
+	wctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
+	if err := s.withTx(wctx, func(tx *sqlx.Tx, _ *pending) error {
+		return writeAudit(wctx, tx, actor, ActionAuditExport, "", "", map[string]any{"filter": filter})
 	}); err != nil {
 		return err
 	}
 	if !ok {
 		return nil
 	}
-	rows, err := s.db.QueryxContext(ctx, `SELECT `+auditColumns+` FROM audit_log`+where+` ORDER BY at DESC, id DESC`, args...)
+	rows, err := tx.QueryxContext(ctx, `SELECT `+auditColumns+` FROM audit_log`+where+` ORDER BY at DESC, id DESC`, args...)
 	if err != nil {
 		return fmt.Errorf("db: export audit: %w", err)
 	}

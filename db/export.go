@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -35,11 +36,11 @@ func (s *Store) ExportUsers(ctx context.Context, p ListParams, fn func(User) err
 	}
 	// One snapshot for the roles and the users, so that the export is what
 	// the database held at one instant.
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	tx, done, err := s.exportTx(ctx)
 	if err != nil {
 		return fmt.Errorf("db: export users: %w", err)
 	}
-	defer tx.Rollback()
+	defer done()
 	// Roles are held by staff, who are few: all their grants fit in memory.
 	var grants []struct {
 		UserID string `db:"user_id"`
@@ -75,6 +76,42 @@ func (s *Store) ExportUsers(ctx context.Context, p ListParams, fn func(User) err
 		return fmt.Errorf("db: export users: %w", err)
 	}
 	return nil
+}
+
+// exportTx starts the read-only transaction an export reads in, on a
+// connection checked to answer within probeTimeout (the export's own
+// deadline is long, and a connection to a frozen server would hold it that
+// long), with the export's statement_timeout.
+func (s *Store) exportTx(ctx context.Context) (tx *sqlx.Tx, done func(), err error) {
+	probeCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	conn, err := s.db.Connx(probeCtx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := conn.PingContext(probeCtx); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	tx, err = conn.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	// A read-only transaction has nothing to keep: it always rolls back,
+	// and then the connection goes back to the pool.
+	done = func() {
+		tx.Rollback() //nolint:errcheck // nothing to keep
+		conn.Close()
+	}
+	if s.exportTimeout > 0 {
+		ms := strconv.FormatInt(s.exportTimeout.Milliseconds(), 10)
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('statement_timeout', $1, true)`, ms); err != nil {
+			done()
+			return nil, nil, err
+		}
+	}
+	return tx, done, nil
 }
 
 // RecordExport writes the audit row of an export made by the context's

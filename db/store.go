@@ -29,25 +29,10 @@ type Store struct {
 
 	// now is the clock BanUser checks "until" against (time.Now).
 	now func() time.Time
-}
 
-// Open connects to the PostgreSQL database at url (a postgres:// URL) and
-// checks that it answers.
-func Open(ctx context.Context, url string) (*Store, error) {
-	conn, err := sqlx.Open("postgres", url)
-	if err != nil {
-		return nil, fmt.Errorf("db: open: %w", err)
-	}
-	conn.SetMaxOpenConns(20)
-	conn.SetMaxIdleConns(20)
-	conn.SetConnMaxIdleTime(5 * time.Minute)
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := conn.PingContext(pingCtx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("db: connect: %w", err)
-	}
-	return New(conn), nil
+	// exportTimeout is the statement_timeout of the exports' queries; zero
+	// leaves the session's own.
+	exportTimeout time.Duration
 }
 
 // New wraps an open connection pool (driver "postgres") in a Store.

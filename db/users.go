@@ -231,6 +231,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, up UserUpdate) (*User
 	if !validID(id) {
 		return nil, ErrNotFound
 	}
+	var after User
 	err = s.withTx(ctx, func(tx *sqlx.Tx, ev *pending) error {
 		var cur struct {
 			Email    string `db:"email"`
@@ -254,7 +255,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, up UserUpdate) (*User
 			changes["email_verified"] = map[string]any{"from": cur.Verified, "to": *up.EmailVerified}
 		}
 		if len(changes) == 0 {
-			return nil
+			return tx.GetContext(ctx, &after, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id)
 		}
 		newEmail := cur.Email
 		if up.Email != nil {
@@ -273,12 +274,15 @@ func (s *Store) UpdateUser(ctx context.Context, id string, up UserUpdate) (*User
 			return err
 		}
 		ev.add(EventUserUpdated, id, newEmail, actor)
-		return nil
+		// The user as this change left it, read in its transaction: read
+		// after the commit, a delete made in between would make a change
+		// that happened look like "not found".
+		return tx.GetContext(ctx, &after, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.LoadUser(ctx, id)
+	return &after, nil
 }
 
 // DeleteUser removes the user in one statement; the foreign keys' cascade

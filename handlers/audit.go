@@ -236,7 +236,10 @@ func (h *Handler) exportAudit(c echo.Context) error {
 		c.Response().WriteHeader(http.StatusOK)
 		return w.Write(auditExportHeader)
 	}
-	err := h.store.ExportAudit(ctx, q.filter(), q.values().Encode(), func(e db.AuditEntry) error {
+	// The log is read with the export's own, longer deadline.
+	exportCtx, cancel := h.exportContext(c)
+	defer cancel()
+	err := h.store.ExportAudit(exportCtx, q.filter(), q.values().Encode(), func(e db.AuditEntry) error {
 		if rows == 0 {
 			if err := start(); err != nil {
 				return err

@@ -54,6 +54,8 @@ func answerFor(err error) answer {
 		return answer{status: he.Code}
 	case errors.Is(err, context.Canceled):
 		return answer{status: statusClientClosed}
+	case db.IsUnavailable(err): // down, frozen or too slow: try again later
+		return answer{status: http.StatusServiceUnavailable}
 	}
 	e := db.ErrorOf(err)
 	switch e.Code {
@@ -97,6 +99,9 @@ func (h *Handler) handleError(err error, c echo.Context) {
 		return
 	}
 	status := statusFor(c, err)
+	// The error page is rendered even past the request's deadline (the
+	// error may be that deadline), and is quick: it reads no database.
+	c.SetRequest(c.Request().WithContext(context.WithoutCancel(c.Request().Context())))
 	rid := c.Response().Header().Get(echo.HeaderXRequestID)
 	if status >= 500 {
 		attrs := []any{slog.Any("err", err), slog.Int("status", status), slog.String("method", c.Request().Method),

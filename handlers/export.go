@@ -20,6 +20,9 @@ import (
 // memory, rarely enough that it is not a write per row.
 const exportFlushEvery = 500
 
+// recordExportTimeout bounds writing an export's audit row.
+const recordExportTimeout = 5 * time.Second
+
 // exportHeader is the CSV's first line.
 var exportHeader = []string{"id", "email", "name", "roles", "email_verified", "banned", "ban_reason",
 	"banned_until", "created_at", "last_login_at"}
@@ -61,7 +64,10 @@ func (h *Handler) exportUsers(c echo.Context) error {
 		}
 		return w.Write(rec)
 	}
-	err = h.store.ExportUsers(ctx, p, func(u db.User) error {
+	// The list is read with the export's own, longer deadline.
+	exportCtx, cancel := h.exportContext(c)
+	defer cancel()
+	err = h.store.ExportUsers(exportCtx, p, func(u db.User) error {
 		if err := write(exportRecord(u)); err != nil {
 			return err
 		}
@@ -89,7 +95,11 @@ func (h *Handler) exportUsers(c echo.Context) error {
 	}
 	// The rows that left are on record even when the client went away, so
 	// the audit row does not follow the request's cancellation.
-	if aerr := h.store.RecordExport(context.WithoutCancel(ctx), exportFilters(q), rows); aerr != nil {
+	// It gets a deadline of its own, so that a frozen database cannot hold
+	// the request for ever.
+	recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), recordExportTimeout)
+	defer cancelRecord()
+	if aerr := h.store.RecordExport(recordCtx, exportFilters(q), rows); aerr != nil {
 		h.log.ErrorContext(ctx, "record export", slog.Any("err", aerr))
 	}
 	if err != nil {

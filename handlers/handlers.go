@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo-contrib/echoprometheus"
@@ -30,6 +32,16 @@ type Options struct {
 	// Static holds the files served under /static/ (our CSS, and the
 	// vendor/ files the Makefile copies from node_modules).
 	Static fs.FS
+	// RequestTimeout is the deadline of a request's database work,
+	// waiting for a pooled connection included; past it the request gets
+	// the 503 page. Zero means no deadline.
+	RequestTimeout time.Duration
+	// ExportTimeout replaces RequestTimeout for the CSV exports, which read
+	// whole tables. Zero means no deadline.
+	ExportTimeout time.Duration
+	// Draining, once true, makes /readyz answer 503 while the server goes
+	// on serving: a load balancer stops sending before shutdown.
+	Draining *atomic.Bool
 }
 
 // MinSessionSecretLen is the shortest SessionSecret New accepts.
@@ -44,6 +56,10 @@ type Handler struct {
 	// behind a TLS-terminating proxy.
 	secure bool
 	assets views.Assets
+	// draining is Options.Draining, never nil.
+	draining *atomic.Bool
+	// exportTimeout is Options.ExportTimeout.
+	exportTimeout time.Duration
 }
 
 // New builds the panel's Echo server over store.
@@ -64,6 +80,12 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 		sessions: newSessionStore(opts.SessionSecret, opts.SecureCookies),
 		secure:   opts.SecureCookies,
 		assets:   assetURLs(opts.Static),
+		draining: opts.Draining,
+
+		exportTimeout: opts.ExportTimeout,
+	}
+	if h.draining == nil {
+		h.draining = new(atomic.Bool)
 	}
 
 	e := echo.New()
@@ -99,6 +121,7 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.Pre(sanitizeRequestID)
 	e.Use(
 		middleware.RequestID(),
+		requestDeadline(opts.RequestTimeout),
 		metrics,
 		h.requestLogger(),
 		middleware.Recover(),

@@ -10,7 +10,7 @@ import (
 
 // readyTimeout bounds the database check of /readyz, so that a hung
 // database makes the probe fail rather than hang.
-const readyTimeout = 2 * time.Second
+const readyTimeout = time.Second
 
 // healthz says the process is up; it checks nothing else, so that a
 // database outage does not get the process restarted.
@@ -22,6 +22,9 @@ func (h *Handler) healthz(c echo.Context) error {
 // readyz says whether the panel can serve: the database answers.
 func (h *Handler) readyz(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	if h.draining.Load() {
+		return c.String(http.StatusServiceUnavailable, "shutting down\n")
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
 	if err := h.store.Ping(ctx); err != nil {
@@ -29,4 +32,47 @@ func (h *Handler) readyz(c echo.Context) error {
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")
+}
+
+// ctxClient is the echo.Context key of the request's context as it came:
+// cancelled when the client goes away, without our deadline.
+const ctxClient = "userpanel.client"
+
+// requestDeadline gives each request's context a deadline. The database
+// calls made under it give up at the deadline (db.OpenWithTimeouts makes
+// that true of a frozen server too), and the error page is a 503. Zero
+// leaves requests without one.
+func requestDeadline(timeout time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			c.Set(ctxClient, req.Context())
+			if timeout <= 0 {
+				return next(c)
+			}
+			ctx, cancel := context.WithTimeout(req.Context(), timeout)
+			defer cancel()
+			c.SetRequest(req.WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// exportContext is the context of an export's long read: the request's
+// values (its actor), the export timeout instead of the request's deadline,
+// and still cancelled when the client goes away.
+func (h *Handler) exportContext(c echo.Context) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(c.Request().Context())
+	cancel := context.CancelFunc(func() {})
+	if h.exportTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, h.exportTimeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	client, ok := c.Get(ctxClient).(context.Context)
+	if !ok {
+		client = c.Request().Context()
+	}
+	stop := context.AfterFunc(client, cancel)
+	return ctx, func() { stop(); cancel() }
 }

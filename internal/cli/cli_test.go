@@ -347,7 +347,7 @@ func TestServe(t *testing.T) {
 	defer cancel()
 	addrs := make(chan net.Addr, 1)
 	done := make(chan result, 1)
-	env := map[string]string{"DATABASE_URL": url, "SESSION_SECRET": strings.Repeat("s", 32), "LOG_LEVEL": "warn"}
+	env := map[string]string{"DATABASE_URL": url, "SESSION_SECRET": strings.Repeat("s", 32), "LOG_LEVEL": "warn", "SHUTDOWN_DRAIN": "0"}
 	go func() {
 		done <- runApp(t, ctx, func(a net.Addr) { addrs <- a }, "", env, "serve", "--listen", "127.0.0.1:0")
 	}()

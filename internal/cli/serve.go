@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"userpanel/db"
@@ -28,10 +29,38 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure, for a panel served over TLS (env SECURE_COOKIES)")
 	level := fs.String("log-level", "info", "debug, info, warn or error (env LOG_LEVEL)")
 	format := fs.String("log-format", "auto", "text, json, or auto: text on a terminal, else json (env LOG_FORMAT)")
+	requestTimeout := fs.Duration("request-timeout", 1500*time.Millisecond,
+		"deadline of a page's database work, waiting for a connection included; past it the page is a 503 (env REQUEST_TIMEOUT)")
+	exportTimeout := fs.Duration("export-timeout", 10*time.Minute,
+		"deadline, and statement_timeout, of a CSV export (env EXPORT_TIMEOUT)")
+	connectTimeout := fs.Duration("db-connect-timeout", time.Second,
+		"deadline of opening a database connection (env DB_CONNECT_TIMEOUT)")
+	statementTimeout := fs.Duration("statement-timeout", 2*time.Second,
+		"PostgreSQL's statement_timeout for the panel's queries (env DB_STATEMENT_TIMEOUT)")
+	lockTimeout := fs.Duration("lock-timeout", time.Second,
+		"PostgreSQL's lock_timeout: how long a change waits for a locked row (env DB_LOCK_TIMEOUT)")
+	drain := fs.Duration("shutdown-drain", 5*time.Second,
+		"on SIGTERM, how long to go on serving with /readyz failing, so that a load balancer stops sending (env SHUTDOWN_DRAIN)")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second,
+		"after the drain, how long the requests in flight get to finish (env SHUTDOWN_TIMEOUT)")
 	if err := a.parse(fs, args, "database-url", "DATABASE_URL", "listen", "LISTEN_ADDR",
 		"session-secret", "SESSION_SECRET", "secure-cookies", "SECURE_COOKIES",
-		"log-level", "LOG_LEVEL", "log-format", "LOG_FORMAT"); err != nil {
+		"log-level", "LOG_LEVEL", "log-format", "LOG_FORMAT",
+		"request-timeout", "REQUEST_TIMEOUT", "export-timeout", "EXPORT_TIMEOUT",
+		"db-connect-timeout", "DB_CONNECT_TIMEOUT", "statement-timeout", "DB_STATEMENT_TIMEOUT",
+		"lock-timeout", "DB_LOCK_TIMEOUT", "shutdown-drain", "SHUTDOWN_DRAIN",
+		"shutdown-timeout", "SHUTDOWN_TIMEOUT"); err != nil {
 		return err
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"request-timeout", *requestTimeout}, {"export-timeout", *exportTimeout}, {"db-connect-timeout", *connectTimeout},
+		{"statement-timeout", *statementTimeout}, {"lock-timeout", *lockTimeout}, {"shutdown-drain", *drain},
+		{"shutdown-timeout", *shutdownTimeout}} {
+		if d.v < 0 {
+			return usageErrorf("--%s must not be negative, got %s", d.name, d.v)
+		}
 	}
 	logger, err := a.newLogger(*level, *format)
 	if err != nil {
@@ -51,22 +80,31 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 			handlers.MinSessionSecretLen, len(key))
 	}
 
-	store, err := openStore(ctx, *dbURL)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	version, applied, err := a.migrateStore(ctx, store)
+	// The schema is migrated over a connection of its own, without the
+	// statement limits of the panel's: building an index on a large table
+	// takes longer than any page may.
+	version, applied, err := a.migrateURL(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	logger.Info("database ready", "database", redact(*dbURL), "schema_version", version, "migrated", applied)
+	store, err := db.OpenWithTimeouts(ctx, *dbURL, db.Timeouts{
+		Connect: *connectTimeout, Statement: *statementTimeout, Lock: *lockTimeout, Export: *exportTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot use the database at %s: %w", redact(*dbURL), err)
+	}
+	defer store.Close()
 
+	var draining atomic.Bool
 	panel, err := handlers.New(store, handlers.Options{
-		SessionSecret: key,
-		SecureCookies: *secure,
-		Logger:        logger,
-		Static:        a.Static,
+		SessionSecret:  key,
+		SecureCookies:  *secure,
+		Logger:         logger,
+		Static:         a.Static,
+		RequestTimeout: *requestTimeout,
+		ExportTimeout:  *exportTimeout,
+		Draining:       &draining,
 	})
 	if err != nil {
 		return fmt.Errorf("build the panel: %w", err)
@@ -80,7 +118,7 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Long enough for the CSV export of a million users, which streams.
-		WriteTimeout:   10 * time.Minute,
+		WriteTimeout:   max(10*time.Minute, *exportTimeout+30*time.Second),
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -97,11 +135,22 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down: finishing the requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	// Drain: /readyz fails at once, so that a load balancer stops sending
+	// new requests, but the listener stays open for those already on their
+	// way; answers say Connection: close, so that clients move off.
+	draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	logger.Info("shutting down: draining", "drain", *drain)
+	select {
+	case <-time.After(*drain):
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("shutting down: finishing the requests in flight", "timeout", *shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
+		return fmt.Errorf("shut down: requests still in flight after %s: %w", *shutdownTimeout, err)
 	}
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
@@ -159,7 +208,17 @@ at this version is left alone.`)
 	return nil
 }
 
-// migrateStore migrates the database and returns the version the database is at.
+// migrateURL opens the database at rawURL, migrates it and closes it.
+func (a *App) migrateURL(ctx context.Context, rawURL string) (version int, applied bool, err error) {
+	store, err := openStore(ctx, rawURL)
+	if err != nil {
+		return 0, false, err
+	}
+	defer store.Close()
+	return a.migrateStore(ctx, store)
+}
+
+// migrateStore applies the schema and returns the version the database is at.
 func (a *App) migrateStore(ctx context.Context, store *db.Store) (version int, applied bool, err error) {
 	applied, err = db.Migrate(ctx, store.DB().DB, a.Schema)
 	if err != nil {
