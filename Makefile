@@ -11,7 +11,7 @@ SHELL := bash
 
 GO ?= go
 BIN := userpanel
-VENDOR := static/vendor/htmx.min.js static/vendor/pico.min.css
+VENDOR := static/vendor/htmx.min.js static/vendor/pico.min.css db/breached/passwords.json
 
 .PHONY: help run test bench check generate assets build chromium db db-stop clean
 
@@ -66,7 +66,7 @@ generate: ## regenerate the *_templ.go files from the .templ views
 build: assets ## build ./userpanel
 	$(GO) build -o $(BIN) .
 
-assets: $(VENDOR) ## copy htmx and Pico from node_modules into static/vendor
+assets: $(VENDOR) ## copy htmx and Pico into static/vendor, the breached-password list into db/breached
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -79,6 +79,11 @@ static/vendor/htmx.min.js: node_modules/.installed
 static/vendor/pico.min.css: node_modules/.installed
 	mkdir -p static/vendor
 	cp node_modules/@picocss/pico/css/pico.min.css $@
+
+# The commonly breached passwords that db.CheckPassword refuses (MIT; see
+# db/breached/README.md), embedded by go build.
+db/breached/passwords.json: node_modules/.installed
+	cp node_modules/@zxcvbn-ts/language-common/src/passwords.json $@
 
 # The browser tests drive Chromium (chromedp): /usr/bin/chromium or $CHROME_PATH.
 chromium:
@@ -99,4 +104,4 @@ db-stop: ## stop the local PostgreSQL (its data stays in .data/pg)
 	@scripts/localpg.sh stop
 
 clean: ## remove build outputs (not .data: that is your database)
-	rm -rf $(BIN) static/vendor node_modules
+	rm -rf $(BIN) static/vendor node_modules db/breached/passwords.json

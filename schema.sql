@@ -1,5 +1,5 @@
 -- userpanel schema.
--- schema-version: 4
+-- schema-version: 6
 -- Raise the version with every change; keep every statement idempotent
 -- (IF NOT EXISTS, ADD COLUMN IF NOT EXISTS) so that an upgrade keeps the data.
 --
@@ -203,3 +203,26 @@ CREATE TRIGGER users_count_update AFTER UPDATE ON users
 DROP TRIGGER IF EXISTS users_count_truncate ON users;
 CREATE TRIGGER users_count_truncate AFTER TRUNCATE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION user_counts_on_truncate();
+
+-- Sign-in security (migration 00006).
+-- A password set by an admin, or the admin's "change it at next sign-in",
+-- makes the panel ask for a new one before anything else.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS password_change_required boolean NOT NULL DEFAULT false;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS password_changed_at timestamptz;
+
+-- Failed sign-ins, counted per account (key 'email:' + the lower-cased
+-- address, whether or not such an account exists) and per client address
+-- (key 'addr:' + the address, an IPv6 one as its /64), in PostgreSQL so that
+-- every instance of the panel sees the same counts. A key is locked until
+-- locked_until; lockouts counts the locks in a row, so that each lasts
+-- longer than the one before, and starts again after a quiet day.
+CREATE TABLE IF NOT EXISTS signin_throttle (
+    key             text PRIMARY KEY CHECK (length(key) <= 300),
+    failures        integer NOT NULL DEFAULT 0,
+    window_start    timestamptz NOT NULL DEFAULT now(),
+    lockouts        integer NOT NULL DEFAULT 0,
+    locked_until    timestamptz,
+    last_failure_at timestamptz NOT NULL DEFAULT now()
+);
+-- Old rows are swept by age.
+CREATE INDEX IF NOT EXISTS signin_throttle_last_failure_idx ON signin_throttle (last_failure_at);

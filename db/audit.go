@@ -53,6 +53,12 @@ func nullableID(id string) any {
 const (
 	ActionLogin          = "user.login"
 	ActionLogout         = "user.logout"
+	ActionLoginFailed    = "user.login_failed"
+	ActionLoginLocked    = "user.login_locked"
+	ActionUnlock         = "user.unlock"
+	ActionPasswordChange = "user.password_change"
+	ActionPasswordSet    = "user.password_set"
+	ActionPasswordForce  = "user.password_force"
 	ActionCreate         = "user.create"
 	ActionUpdate         = "user.update"
 	ActionRoles          = "user.roles"

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -57,6 +59,12 @@ type Store struct {
 
 	// now is the clock; tests may replace it.
 	now func() time.Time
+
+	// hashes bounds the password hashes computed at once (throttle.go).
+	hashes *hashGate
+	// throttleSweeps counts sign-in attempts, to sweep old throttle rows
+	// now and then.
+	throttleSweeps atomic.Uint64
 }
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL) and
@@ -80,7 +88,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 
 // New wraps an open connection pool (driver "postgres") in a Store.
 func New(conn *sqlx.DB) *Store {
-	return &Store{db: conn, handlers: map[Event][]func(EventData){}, now: time.Now}
+	return &Store{db: conn, handlers: map[Event][]func(EventData){}, now: time.Now,
+		hashes: newHashGate(runtime.GOMAXPROCS(0) / 2)}
 }
 
 // DB returns the underlying pool, for health checks and tools.

@@ -22,6 +22,8 @@ const auditPerPage = 50
 var auditActions = []string{
 	db.ActionLogin, db.ActionLogout, db.ActionCreate, db.ActionUpdate, db.ActionRoles,
 	db.ActionBan, db.ActionUnban, db.ActionRevokeSessions, db.ActionDelete, db.ActionExport,
+	db.ActionLoginFailed, db.ActionLoginLocked, db.ActionUnlock,
+	db.ActionPasswordChange, db.ActionPasswordSet, db.ActionPasswordForce,
 }
 
 // auditQuery is the audit log's state, as the URL carries it:
