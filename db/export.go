@@ -45,7 +45,9 @@ func (s *Store) ExportUsers(ctx context.Context, p ListParams, fn func(User) err
 }
 
 // RecordExport writes the audit row of an export made by the context's
-// actor: the filters it used and how many rows it wrote.
+// actor: the filters it used and how many rows it wrote. The panel writes it
+// before the first byte, when the count is not known yet: a negative rows
+// leaves it out.
 func (s *Store) RecordExport(ctx context.Context, filters map[string]any, rows int) error {
 	actor, err := requireActor(ctx)
 	if err != nil {
@@ -54,7 +56,10 @@ func (s *Store) RecordExport(ctx context.Context, filters map[string]any, rows i
 	if filters == nil {
 		filters = map[string]any{}
 	}
-	details := map[string]any{"filters": filters, "rows": rows}
+	details := map[string]any{"filters": filters}
+	if rows >= 0 {
+		details["rows"] = rows
+	}
 	return s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
 		return writeAudit(ctx, tx, actor, ActionExport, "", "", details)
 	})

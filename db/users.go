@@ -27,11 +27,14 @@ type User struct {
 	SessionVersion int        `db:"session_version"`
 	// MustChangePassword is set when an admin asked for a new password at
 	// the next sign-in: the panel asks for it before anything else.
-	MustChangePassword bool           `db:"password_change_required"`
-	CreatedAt          time.Time      `db:"created_at"`
-	UpdatedAt          time.Time      `db:"updated_at"`
-	LastLoginAt        *time.Time     `db:"last_login_at"`
-	Roles              pq.StringArray `db:"roles"`
+	MustChangePassword bool `db:"password_change_required"`
+	// PasswordChangedAt is when the password was last changed or set; nil
+	// if never since the account was made.
+	PasswordChangedAt *time.Time     `db:"password_changed_at"`
+	CreatedAt         time.Time      `db:"created_at"`
+	UpdatedAt         time.Time      `db:"updated_at"`
+	LastLoginAt       *time.Time     `db:"last_login_at"`
+	Roles             pq.StringArray `db:"roles"`
 }
 
 // HasRole reports whether the user holds the named role.
@@ -51,7 +54,7 @@ const bannedNow = `(u.banned AND (u.banned_until IS NULL OR u.banned_until > now
 const userColumns = `u.id, u.email, u.name, u.email_verified, ` + bannedNow + ` AS banned,
 	COALESCE(u.ban_reason, '') AS ban_reason, u.banned_until, u.banned_at, u.banned_by,
 	COALESCE((SELECT b.email FROM users b WHERE b.id = u.banned_by), '') AS banned_by_email,
-	u.password_hash IS NOT NULL AS has_password, u.session_version, u.password_change_required,
+	u.password_hash IS NOT NULL AS has_password, u.session_version, u.password_change_required, u.password_changed_at,
 	u.created_at, u.updated_at, u.last_login_at,
 	ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
 	      WHERE ur.user_id = u.id ORDER BY r.name) AS roles`

@@ -15,6 +15,9 @@ import (
 // MinPasswordLen is the shortest password CreateUser accepts.
 const MinPasswordLen = 12
 
+// MaxPasswordLen is the longest, in bytes: bcrypt reads no further.
+const MaxPasswordLen = 72
+
 // bcryptCost is the work factor of stored hashes (and of dummyHash).
 const bcryptCost = 11
 
@@ -32,8 +35,8 @@ func CheckPassword(password string) error {
 		return invalid("password", "is required")
 	case utf8.RuneCountInString(password) < MinPasswordLen:
 		return invalid("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
-	case len(password) > 72:
-		return invalid("password", "must be at most 72 bytes")
+	case len(password) > MaxPasswordLen:
+		return invalid("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordLen))
 	case commonPasswords[strings.ToLower(password)] || isBreached(password):
 		return invalid("password", "is on a list of commonly breached passwords: choose another")
 	case strings.Count(password, string([]rune(password)[0])) == utf8.RuneCountInString(password):

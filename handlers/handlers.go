@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo-contrib/echoprometheus"
@@ -29,6 +30,9 @@ type Options struct {
 	// Static holds the files served under /static/ (our CSS, and the
 	// vendor/ files the Makefile copies from node_modules).
 	Static fs.FS
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES); with none, the client is the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // MinSessionSecretLen is the shortest SessionSecret New accepts.
@@ -69,6 +73,9 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = h.handleError
+	// c.RealIP() is the client by this rule, for the sign-in throttle, the
+	// audit log and the request log alike.
+	e.IPExtractor = clientAddrExtractor(opts.TrustedProxies)
 
 	// A private registry, so that two servers in one process (tests) do not
 	// collide on the default one.
@@ -105,6 +112,7 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 		middleware.BodyLimit("256K"),
 		h.csrf(),
 		h.loadUser,
+		requirePasswordChange,
 	)
 
 	e.GET("/healthz", h.healthz)
@@ -140,6 +148,12 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.POST("/users/:id", h.updateUser, admins)
 	e.POST("/users/:id/roles", h.setRoles, admins)
 	e.POST("/users/:id/delete", h.deleteUser, admins)
+	e.POST("/users/:id/password", h.setPassword, admins)
+	e.POST("/users/:id/unlock", h.unlockUser, admins)
+
+	// Every staff member's own account (handlers/account.go).
+	e.GET("/account", h.showAccount, staff)
+	e.POST("/account/password", h.changePassword, staff)
 
 	// The audit log and the CSV export (a static route, so it wins over
 	// /users/:id).
