@@ -22,20 +22,21 @@ run: build ## build, start the local database, ensure an admin, seed demo users,
 	@local_db=false
 	if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL=$$(scripts/localpg.sh userpanel); local_db=true; fi
 	export DATABASE_URL
-	# One session secret for this checkout, so that sign-ins survive a restart.
-	if [ -z "$${SESSION_SECRET:-}" ]; then
+	# One session secret for this checkout, so that sign-ins survive a
+	# restart; serve reads it from the file, so it is in no command line.
+	if [ -z "$${SESSION_SECRET:-}" ] && [ -z "$${SESSION_SECRET_FILE:-}" ]; then
 		mkdir -p .data
 		if [ ! -s .data/session_secret ]; then
 			(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/session_secret)
 		fi
-		SESSION_SECRET=$$(cat .data/session_secret)
+		export SESSION_SECRET_FILE=.data/session_secret
 	fi
-	export SESSION_SECRET
 	./$(BIN) migrate
 	./$(BIN) ensure-admin
 	# Demo users (staff among them, password "demo-password") only ever go
-	# into the project's own cluster, never into a database you pointed at.
-	if [ "$$local_db" = true ]; then ./$(BIN) seed --users 2000 --if-empty; fi
+	# into the project's own cluster, never into a database you pointed at
+	# (--force: the cluster holds the admin just ensured, who is no demo user).
+	if [ "$$local_db" = true ]; then ./$(BIN) seed --users 2000 --if-empty --force; fi
 	exec ./$(BIN) serve
 
 test: assets chromium ## run every test against a real PostgreSQL and a real browser
