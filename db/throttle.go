@@ -306,9 +306,10 @@ func (s *Store) UnlockUser(ctx context.Context, id string) error {
 type hashGate struct {
 	slots   chan struct{}
 	waiting atomic.Int64
-	// running and peak count the hashes in progress, for the tests.
+	// running, peak and total count the hashes, for the tests.
 	running atomic.Int64
 	peak    atomic.Int64
+	total   atomic.Int64
 }
 
 // maxHashWaiters is how many sign-ins may queue for a hash; past that they
@@ -345,6 +346,7 @@ func (g *hashGate) do(ctx context.Context, fn func()) error {
 	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
 	}
 	defer g.running.Add(-1)
+	g.total.Add(1)
 	fn()
 	return nil
 }
