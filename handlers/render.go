@@ -76,9 +76,6 @@ func navFor(u *db.User, path string) []views.NavItem {
 	if hasAnyRole(u, "admin") {
 		add("Audit log", "/audit")
 	}
-	if hasAnyRole(u, db.StaffRoles...) {
-		add("Account", "/account")
-	}
 	return nav
 }
 
