@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Actor is who makes a change: a signed-in staff member (ID and Email) or a
@@ -66,6 +67,8 @@ const (
 	ActionUnban          = "user.unban"
 	ActionRevokeSessions = "user.revoke_sessions"
 	ActionDelete         = "user.delete"
+	// ActionAuditExport is a download of the audit log itself.
+	ActionAuditExport = "audit.export"
 )
 
 // writeAudit records one change in the audit log, inside the change's transaction.
@@ -114,8 +117,14 @@ type AuditFilter struct {
 	Action string
 	// TargetID is the id of the user the rows are about.
 	TargetID string
-	// Target is a case-insensitive substring of the target's email.
+	// Target is a case-insensitive substring of the target's email, or,
+	// when it is a user id, that id exactly.
 	Target string
+	// Since and Until bound the time of the rows: Since <= at < Until.
+	Since *time.Time
+	Until *time.Time
+	// HideSignIns leaves out sign-ins and sign-outs, the bulk of a busy log.
+	HideSignIns bool
 	// Limit defaults to 50 and is at most 200.
 	Limit  int
 	Offset int
@@ -126,30 +135,26 @@ type AuditPage struct {
 	Entries []AuditEntry
 	Limit   int
 	Offset  int
+	// Total is how many rows match the filter, exactly.
+	Total int64
 	// HasMore reports whether a further page exists.
 	HasMore bool
 }
 
+// signInActions are the rows HideSignIns leaves out.
+var signInActions = []string{ActionLogin, ActionLogout}
+
 const auditColumns = `id, at, actor_id, actor_email, action, target_id, COALESCE(target_email, '') AS target_email, details::text AS details`
 
-// ListAudit returns audit rows, newest first, that match f.
-func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error) {
-	switch {
-	case f.Limit <= 0:
-		f.Limit = 50
-	case f.Limit > 200:
-		f.Limit = 200
-	}
-	if f.Offset < 0 {
-		f.Offset = 0
-	}
+// where is the filter as SQL conditions and their arguments. A TargetID that
+// is not a user id matches nothing (ok is false).
+func (f AuditFilter) where() (clause string, args []any, ok bool, err error) {
 	for field, v := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target} {
 		if !validText(v) {
-			return AuditPage{}, invalid(field, "is not valid text")
+			return "", nil, false, invalid(field, "is not valid text")
 		}
 	}
 	var where []string
-	var args []any
 	add := func(cond string, arg any) {
 		args = append(args, arg)
 		where = append(where, fmt.Sprintf(cond, len(args)))
@@ -162,20 +167,55 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
 	}
 	if f.TargetID != "" {
 		if !validID(f.TargetID) {
-			return AuditPage{Limit: f.Limit, Offset: f.Offset}, nil
+			return "", nil, false, nil
 		}
 		add(`target_id = $%d`, f.TargetID)
 	}
-	if f.Target != "" {
-		add(`target_email ILIKE $%d`, "%"+escapeLike(f.Target)+"%")
+	if t := strings.TrimSpace(f.Target); t != "" {
+		if validID(t) {
+			add(`target_id = $%d`, t)
+		} else {
+			add(`target_email ILIKE $%d`, "%"+escapeLike(t)+"%")
+		}
 	}
-	q := `SELECT ` + auditColumns + ` FROM audit_log`
+	if f.Since != nil {
+		add(`at >= $%d`, *f.Since)
+	}
+	if f.Until != nil {
+		add(`at < $%d`, *f.Until)
+	}
+	if f.HideSignIns {
+		add(`action <> ALL($%d)`, pq.Array(signInActions))
+	}
 	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+		clause = ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return clause, args, true, nil
+}
+
+// ListAudit returns audit rows, newest first, that match f, with their
+// exact total.
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error) {
+	switch {
+	case f.Limit <= 0:
+		f.Limit = 50
+	case f.Limit > 200:
+		f.Limit = 200
+	}
+	if f.Offset < 0 {
+		f.Offset = 0
+	}
+	page := AuditPage{Limit: f.Limit, Offset: f.Offset}
+	where, args, ok, err := f.where()
+	if err != nil || !ok {
+		return page, err
+	}
+	if err := s.db.GetContext(ctx, &page.Total, `SELECT count(*) FROM audit_log`+where, args...); err != nil {
+		return AuditPage{}, fmt.Errorf("db: count audit: %w", err)
 	}
 	args = append(args, f.Limit+1, f.Offset)
-	q += fmt.Sprintf(` ORDER BY at DESC, id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
-	page := AuditPage{Limit: f.Limit, Offset: f.Offset}
+	q := `SELECT ` + auditColumns + ` FROM audit_log` + where +
+		fmt.Sprintf(` ORDER BY at DESC, id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
 	if err := s.db.SelectContext(ctx, &page.Entries, q, args...); err != nil {
 		return AuditPage{}, fmt.Errorf("db: list audit: %w", err)
 	}
@@ -184,4 +224,49 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error)
 		page.Entries = page.Entries[:f.Limit]
 	}
 	return page, nil
+}
+
+// ExportAudit records the export in the audit log with filter, a readable
+// account of what was asked for such as the page's query string (so that the
+// export of the log is itself on record before any row leaves), then calls fn with every
+// row matching f, newest first, one at a time from one query. Limit and
+// Offset are ignored. If the audit row cannot be written, nothing is read.
+func (s *Store) ExportAudit(ctx context.Context, f AuditFilter, filter string, fn func(AuditEntry) error) error {
+	actor, err := requireActor(ctx)
+	if err != nil {
+		return err
+	}
+	where, args, ok, err := f.where()
+	if err != nil {
+		return err
+	}
+	if !validText(filter) {
+		filter = ""
+	}
+	if err := s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
+		return writeAudit(ctx, tx, actor, ActionAuditExport, "", "", map[string]any{"filter": filter})
+	}); err != nil {
+		return err
+	}
+	if !ok {
+		return nil
+	}
+	rows, err := s.db.QueryxContext(ctx, `SELECT `+auditColumns+` FROM audit_log`+where+` ORDER BY at DESC, id DESC`, args...)
+	if err != nil {
+		return fmt.Errorf("db: export audit: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e AuditEntry
+		if err := rows.StructScan(&e); err != nil {
+			return fmt.Errorf("db: export audit: %w", err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("db: export audit: %w", err)
+	}
+	return nil
 }

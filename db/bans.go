@@ -23,15 +23,11 @@ func (s *Store) BanUser(ctx context.Context, id, reason string, until *time.Time
 	if err != nil {
 		return err
 	}
-	reason = strings.TrimSpace(reason)
-	switch {
-	case reason == "":
-		return invalid("reason", "is required")
-	case !validText(reason):
-		return invalid("reason", "is not valid text")
-	case utf8.RuneCountInString(reason) > MaxBanReasonLen:
-		return invalid("reason", fmt.Sprintf("is longer than %d characters", MaxBanReasonLen))
-	case until != nil && !until.After(s.now()):
+	reason, err = checkBanReason(reason)
+	if err != nil {
+		return err
+	}
+	if until != nil && !until.After(s.now()) {
 		return invalid("until", "must be in the future")
 	}
 	if !validID(id) {
@@ -74,6 +70,21 @@ func (s *Store) BanUser(ctx context.Context, id, reason string, until *time.Time
 		ev.add(EventUserBanned, id, email, actor)
 		return nil
 	})
+}
+
+// checkBanReason trims a ban reason and refuses an empty, malformed or
+// over-long one.
+func checkBanReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return "", invalid("reason", "is required")
+	case !validText(reason):
+		return "", invalid("reason", "is not valid text")
+	case utf8.RuneCountInString(reason) > MaxBanReasonLen:
+		return "", invalid("reason", fmt.Sprintf("is longer than %d characters", MaxBanReasonLen))
+	}
+	return reason, nil
 }
 
 // UnbanUser lifts the user's ban. Unbanning a user with no ban on record

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -18,7 +19,21 @@ type Filter struct {
 	Verified *bool
 	// Role is a role name such as "support".
 	Role string
+	// NoRole keeps only users who hold no role at all (plain users).
+	NoRole bool
+	// CreatedFrom and SignedInFrom keep users who signed up, or last
+	// signed in, at or after the moment given (the dashboard's tiles use
+	// the start of a UTC day).
+	CreatedFrom  *time.Time
+	SignedInFrom *time.Time
+	// Method keeps users by how they sign in: MethodPassword for a
+	// password and no OAuth link, or an OAuth provider's name.
+	Method string
 }
+
+// MethodPassword is the sign-in method of users with a password and no OAuth
+// account.
+const MethodPassword = "password"
 
 // Sort keys and orders that ListParams accepts.
 const (
@@ -121,6 +136,10 @@ func (f *Filter) normalize() error {
 	if !validText(f.Role) {
 		return invalid("role", "is not valid text")
 	}
+	f.Method = strings.TrimSpace(f.Method)
+	if !validText(f.Method) || len(f.Method) > maxQueryLen {
+		return invalid("method", "is not a sign-in method")
+	}
 	return nil
 }
 
@@ -155,10 +174,35 @@ func (f Filter) where() (string, []any) {
 		conds = append(conds, fmt.Sprintf(`EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
 			WHERE ur.user_id = u.id AND r.name = $%d)`, len(args)))
 	}
+	if f.NoRole {
+		conds = append(conds, `NOT EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id)`)
+	}
+	if f.CreatedFrom != nil {
+		args = append(args, *f.CreatedFrom)
+		conds = append(conds, fmt.Sprintf(`u.created_at >= $%d`, len(args)))
+	}
+	if f.SignedInFrom != nil {
+		args = append(args, *f.SignedInFrom)
+		conds = append(conds, fmt.Sprintf(`u.last_login_at >= $%d`, len(args)))
+	}
+	switch f.Method {
+	case "":
+	case MethodPassword:
+		conds = append(conds, `u.password_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id)`)
+	default:
+		args = append(args, f.Method)
+		conds = append(conds, fmt.Sprintf(`EXISTS (SELECT 1 FROM oauth_accounts o WHERE o.user_id = u.id AND o.provider = $%d)`, len(args)))
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// narrowed reports whether f uses one of the filters the trigger-kept totals
+// know nothing of: no role, a sign-up or sign-in date, a sign-in method.
+func (f Filter) narrowed() bool {
+	return f.NoRole || f.CreatedFrom != nil || f.SignedInFrom != nil || f.Method != ""
 }
 
 // ListUsers returns one page of users matching p, with their roles and the
@@ -205,7 +249,7 @@ func (s *Store) CountUsers(ctx context.Context, f Filter) (int64, error) {
 // users through their small partial index; only a search or a role filter
 // pays for a real count.
 func (s *Store) count(ctx context.Context, f Filter) (int64, error) {
-	if f.Query == "" && f.Role != "" && f.Banned == nil && f.Verified == nil {
+	if f.Query == "" && f.Role != "" && f.Banned == nil && f.Verified == nil && !f.narrowed() {
 		// Staff are few: count the role's grants rather than probing every
 		// user for one.
 		var n int64
@@ -215,7 +259,7 @@ func (s *Store) count(ctx context.Context, f Filter) (int64, error) {
 		}
 		return n, nil
 	}
-	if f.Query != "" || f.Role != "" {
+	if f.Query != "" || f.Role != "" || f.narrowed() {
 		where, args := f.where()
 		var n int64
 		if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM users u`+where, args...); err != nil {

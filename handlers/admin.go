@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -48,12 +49,14 @@ func (h *Handler) createUser(c echo.Context) error {
 			Email: nu.Email, Name: nu.Name, Verified: nu.EmailVerified, Roles: roles,
 			Errors: map[string]string{field: msg},
 		}}
+		// The address bar shows the form's own address, not POST /users.
+		vm.Chrome.CanonicalURL = "/users/new"
 		return h.render(c, http.StatusUnprocessableEntity, views.NewUserView(vm))
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	h.addFlash(c, "success", "User created")
+	h.addFlash(c, "success", "Created "+u.Email+".")
 	return c.Redirect(http.StatusSeeOther, "/users/"+u.ID)
 }
 
@@ -61,7 +64,7 @@ func (h *Handler) createUser(c echo.Context) error {
 func (h *Handler) updateUser(c echo.Context) error {
 	id := c.Param("id")
 	edit := views.UserForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Verified: c.FormValue("verified") != ""}
-	_, err := h.store.UpdateUser(c.Request().Context(), id, db.UserUpdate{
+	u, err := h.store.UpdateUser(c.Request().Context(), id, db.UserUpdate{
 		Email: &edit.Email, Name: &edit.Name, EmailVerified: &edit.Verified,
 	})
 	if field, msg := formRefusal(err); msg != "" {
@@ -71,7 +74,7 @@ func (h *Handler) updateUser(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
-	h.addFlash(c, "success", "User updated")
+	h.addFlash(c, "success", "Saved "+u.Email+".")
 	return c.Redirect(http.StatusSeeOther, "/users/"+id)
 }
 
@@ -94,7 +97,7 @@ func (h *Handler) setRoles(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("set roles: %w", err)
 	}
-	h.addFlash(c, "success", "Roles updated")
+	h.addFlash(c, "success", rolesMessage(h.emailOf(c, id), want))
 	return c.Redirect(http.StatusSeeOther, "/users/"+id)
 }
 
@@ -124,8 +127,17 @@ func (h *Handler) deleteUser(c echo.Context) error {
 	if del.Error != "" {
 		return h.refuseAdmin(c, func(vm *views.UserPage) { vm.Delete = del })
 	}
-	h.addFlash(c, "success", "User deleted")
+	h.addFlash(c, "success", "Deleted "+u.Email+".")
 	return c.Redirect(http.StatusSeeOther, "/users")
+}
+
+// rolesMessage is the flash after a roles change.
+func rolesMessage(email string, roles []string) string {
+	if len(roles) == 0 {
+		return email + " now holds no role."
+	}
+	sorted := slices.Sorted(slices.Values(roles))
+	return email + " now holds " + strings.Join(slices.Compact(sorted), ", ") + "."
 }
 
 // fillAdminForms sets the user page's admin forms to the user as stored.
@@ -147,6 +159,8 @@ func (h *Handler) refuseAdmin(c echo.Context, fix func(*views.UserPage)) error {
 		return err
 	}
 	fix(&vm)
+	// The address bar shows the user page, not the form's POST address.
+	vm.Chrome.CanonicalURL = "/users/" + vm.User.ID
 	return h.render(c, http.StatusUnprocessableEntity, views.UserView(vm))
 }
 

@@ -223,7 +223,7 @@ func TestCreateUser(t *testing.T) {
 		}
 		pg = b.get("/users/" + u.ID)
 		wantStatus(t, "new user's page", pg, http.StatusOK)
-		if got := pg.text(`[data-testid="flash"]`); got != "User created" {
+		if got := pg.text(`[data-testid="flash"]`); got != "Created Nora.New@panel.test." {
 			t.Errorf("flash %q", got)
 		}
 		// The new account signs in with the password it was given.
@@ -292,7 +292,7 @@ func TestEditUser(t *testing.T) {
 		if aid, email := p.auditActor(id, db.ActionUpdate); aid != s.admin || email != adminEmail {
 			t.Errorf("audit actor %s %s, want the admin", aid, email)
 		}
-		if got := b.get(userURL).text(`[data-testid="flash"]`); got != "User updated" {
+		if got := b.get(userURL).text(`[data-testid="flash"]`); got != "Saved Edith.Renamed@panel.test." {
 			t.Errorf("flash %q", got)
 		}
 	})
@@ -359,7 +359,7 @@ func TestSetRoles(t *testing.T) {
 		if aid, email := p.auditActor(id, db.ActionRoles); aid != s.admin || email != adminEmail {
 			t.Errorf("audit actor %s %s, want the admin", aid, email)
 		}
-		if got := b.get(userURL).text(`[data-testid="flash"]`); got != "Roles updated" {
+		if got := b.get(userURL).text(`[data-testid="flash"]`); got != "rolf.roles@panel.test now holds admin, manager." {
 			t.Errorf("flash %q", got)
 		}
 		// No box checked removes every role.
@@ -424,7 +424,7 @@ func TestDeleteUser(t *testing.T) {
 		}
 		pg = b.get("/users")
 		wantStatus(t, "users", pg, http.StatusOK)
-		if got := pg.text(`[data-testid="flash"]`); got != "User deleted" {
+		if got := pg.text(`[data-testid="flash"]`); got != "Deleted dora.delete@panel.test." {
 			t.Errorf("flash %q", got)
 		}
 		wantStatus(t, "deleted user's page", b.get(userURL), http.StatusNotFound)
@@ -467,4 +467,41 @@ func TestAdminCSRF(t *testing.T) {
 	if n := p.userCount(); n != before {
 		t.Errorf("%d users, want %d", n, before)
 	}
+}
+
+// TestRefusedFormAddresses: after a refused form, the page names its own
+// address (app.js puts it in the address bar), and the POST addresses
+// themselves, typed or reloaded as a GET, lead back to the form's page.
+func TestRefusedFormAddresses(t *testing.T) {
+	t.Parallel()
+	p := newTestPanel(t)
+	p.addStaff()
+	id := p.addUser("kept@panel.test", "Kept")
+	b := p.signedIn(adminEmail)
+
+	pg := b.post("/users", url.Values{"email": {"not an email"}, "password": {"x"}})
+	wantStatus(t, "refused create", pg, http.StatusUnprocessableEntity)
+	if href, _ := pg.doc.Find(`link[rel="canonical"]`).Attr("href"); href != "/users/new" {
+		t.Errorf("refused create names %q, want /users/new", href)
+	}
+	pg = b.post("/users/"+id+"/delete", url.Values{"confirm": {"someone.else@panel.test"}})
+	wantStatus(t, "refused delete", pg, http.StatusUnprocessableEntity)
+	if href, _ := pg.doc.Find(`link[rel="canonical"]`).Attr("href"); href != "/users/"+id {
+		t.Errorf("refused delete names %q", href)
+	}
+	if b.get("/users/" + id).has(`link[rel="canonical"]`) {
+		t.Error("a plain page has a canonical link (it is for refused forms)")
+	}
+	for _, action := range []string{"delete", "ban", "roles", "unban", "revoke-sessions"} {
+		pg := b.get("/users/" + id + "/" + action)
+		wantStatus(t, "GET "+action, pg, http.StatusSeeOther)
+		if loc := pg.header.Get("Location"); loc != "/users/"+id {
+			t.Errorf("GET /users/{id}/%s goes to %q", action, loc)
+		}
+	}
+	if loc := b.get("/users/bulk").header.Get("Location"); loc != "/users" {
+		t.Errorf("GET /users/bulk goes to %q", loc)
+	}
+	// Not for everyone: the manager is refused, a visitor signs in first.
+	wantStatus(t, "manager", p.signedIn(managerEmail).get("/users/"+id+"/delete"), http.StatusForbidden)
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,6 +31,11 @@ func TestParseAuditQuery(t *testing.T) {
 		{"PageNegative", "page=-2", auditQuery{Page: 1}},
 		{"PageHuge", "page=123456789", auditQuery{Page: maxPage}},
 		{"TooLongIsCut", "actor=" + strings.Repeat("é", 300), auditQuery{Actor: strings.Repeat("é", 200), Page: 1}},
+		{"DateRange", "from=2026-03-01&to=2026-03-31", auditQuery{From: "2026-03-01", To: "2026-03-31", Page: 1}},
+		{"DateMalformed", "from=2026-13-01&to=yesterday", auditQuery{Page: 1}},
+		{"HideSignIns", "signins=hide", auditQuery{HideSignIns: true, Page: 1}},
+		{"SignInsOtherValue", "signins=show", auditQuery{Page: 1}},
+		{"SeedAction", "action=users.seed", auditQuery{Action: db.ActionSeed, Page: 1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -247,4 +253,136 @@ func TestAuditLogPaging(t *testing.T) {
 	if !pg.has(`[data-testid="empty"] a[href="/audit?actor=system%3Atest"]`) {
 		t.Errorf("no first-page link past the end:\n%s", pg.body)
 	}
+}
+
+// TestAuditLogInvestigate is what an admin does when looking into an
+// incident: narrow the log to a few days, hide the sign-ins, read the exact
+// total, follow the actor and the target, and download what they see.
+func TestAuditLogInvestigate(t *testing.T) {
+	t.Parallel()
+	p := newTestPanel(t)
+	s := p.addStaff()
+	bob := p.addUser("bob.investigated@panel.test", "Bob")
+	// Sixty bans and sixty sign-ins by the support member, one a minute on
+	// 2026-03-02, and one row on each side of that day.
+	p.exec(`INSERT INTO audit_log (at, actor_id, actor_email, action, target_id, target_email, details)
+		SELECT timestamptz '2026-03-02 10:00:00+00' + g * interval '1 minute', $1, $2, a, $3,
+			'bob.investigated@panel.test', '{"reason": "=HYPERLINK(\"x\")", "until": "2026-03-09T14:24:46Z"}'
+		FROM generate_series(1, 60) g, unnest(ARRAY['user.ban', 'user.login']) a`, s.support, supportEmail, bob)
+	p.exec(`INSERT INTO audit_log (at, actor_email, action, target_email, details) VALUES
+		('2026-03-01 23:59:59+00', 'system:test', 'user.update', 'before@panel.test', '{}'),
+		('2026-03-03 00:00:00+00', 'system:test', 'user.update', 'after@panel.test', '{}')`)
+	admin := p.signedIn(adminEmail)
+
+	path := "/audit?from=2026-03-02&to=2026-03-02&signins=hide"
+	pg := admin.get(path)
+	wantStatus(t, "GET "+path, pg, http.StatusOK)
+	if got := pg.text(`[data-testid="range"]`); got != "1–50 of 60" {
+		t.Errorf("range %q, want 1–50 of 60", got)
+	}
+	rows := auditRowsOf(pg)
+	if len(rows) != 50 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, r := range rows {
+		if r[1] != db.ActionBan {
+			t.Fatalf("row %v: sign-ins are hidden and the range is one day", r)
+		}
+	}
+	if at := pg.text(`[data-testid="audit-at"]`); at != "2026-03-02 11:00:00 UTC" {
+		t.Errorf("newest row at %q, want seconds and UTC", at)
+	}
+	if d := rows[0][3]; !strings.Contains(d, "until: 2026-03-09 14:24 UTC") || strings.Contains(d, "T14:24:46Z") {
+		t.Errorf("details %q: times read as elsewhere in the panel, not RFC 3339", d)
+	}
+	if href, _ := pg.doc.Find(`[data-testid="audit-actor"] a`).Attr("href"); href != "/users/"+s.support {
+		t.Errorf("actor link %q", href)
+	}
+	if href, _ := pg.doc.Find(`[data-testid="audit-target"] a`).Attr("href"); href != "/users/"+bob {
+		t.Errorf("target link %q", href)
+	}
+	// The form is refilled, and every control reloads the table with htmx.
+	for sel, want := range map[string]string{`input[name="from"]`: "2026-03-02", `input[name="to"]`: "2026-03-02"} {
+		if v, _ := pg.doc.Find(sel).Attr("value"); v != want {
+			t.Errorf("%s value %q, want %q", sel, v, want)
+		}
+	}
+	if !pg.has(`input[name="signins"][checked]`) {
+		t.Error("Hide sign-ins is not kept checked")
+	}
+	for _, sel := range []string{`input[name="actor"]`, `select[name="action"]`, `input[name="from"]`, `input[name="signins"]`} {
+		if _, ok := pg.doc.Find(sel).Attr("hx-trigger"); !ok {
+			t.Errorf("%s does not reload the table when it changes", sel)
+		}
+	}
+	next, _ := pg.doc.Find(`a[data-testid="page-next"]`).Attr("href")
+	for _, part := range []string{"from=2026-03-02", "to=2026-03-02", "signins=hide", "page=2"} {
+		if !strings.Contains(next, part) {
+			t.Errorf("next page %q loses %s", next, part)
+		}
+	}
+	if got := admin.get(next).text(`[data-testid="range"]`); got != "51–60 of 60" {
+		t.Errorf("page 2 range %q", got)
+	}
+
+	// A target given as an id finds the rows about that user.
+	pg = admin.get("/audit?target=" + bob + "&action=user.login")
+	if got := pg.text(`[data-testid="range"]`); got != "1–50 of 60" {
+		t.Errorf("target by id: range %q", got)
+	}
+
+	// The user page links to the whole history.
+	up := admin.get("/users/" + bob)
+	if href, _ := up.doc.Find(`a[data-testid="user-audit-log"]`).Attr("href"); href != "/audit?target="+bob {
+		t.Errorf("user page history link %q", href)
+	}
+	if p.signedIn(supportEmail).get("/users/" + bob).has(`a[data-testid="user-audit-log"]`) {
+		t.Error("support, who cannot read /audit, is offered a link to it")
+	}
+
+	t.Run("Export", func(t *testing.T) {
+		exportHref, _ := pg.doc.Find(`a[data-testid="audit-export"]`).Attr("href")
+		if !strings.HasPrefix(exportHref, "/audit/export.csv?") || !strings.Contains(exportHref, "target="+bob) {
+			t.Fatalf("export link %q does not carry the filter", exportHref)
+		}
+		res := admin.get(path[:len("/audit")] + "/export.csv" + path[len("/audit"):])
+		wantStatus(t, "GET /audit/export.csv", res, http.StatusOK)
+		if ct := res.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+			t.Errorf("Content-Type %q", ct)
+		}
+		recs, err := csv.NewReader(strings.NewReader(res.body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 61 || recs[0][0] != "id" {
+			t.Fatalf("%d records, want the header and 60 bans; first %v", len(recs), recs[0])
+		}
+		for _, r := range recs[1:] {
+			if r[4] != db.ActionBan || !strings.HasPrefix(r[7], "{") {
+				t.Fatalf("record %v", r)
+			}
+		}
+		// The export is on record, with its filter.
+		log := admin.get("/audit?action=audit.export")
+		if rows := auditRowsOf(log); len(rows) != 1 || rows[0][0] != adminEmail || !strings.Contains(rows[0][3], "signins=hide") {
+			t.Errorf("export audit rows %v", rows)
+		}
+		// A formula in a value a person typed is defused.
+		p.exec(`INSERT INTO audit_log (actor_email, action, target_email, details)
+			VALUES ('system:test', 'user.update', '=HYPERLINK("http://evil.example")', '{}')`)
+		res = admin.get("/audit/export.csv?target=HYPERLINK")
+		recs, _ = csv.NewReader(strings.NewReader(res.body)).ReadAll()
+		if len(recs) != 2 || recs[1][6] != `'=HYPERLINK("http://evil.example")` {
+			t.Fatalf("formula export %v", recs)
+		}
+		res = admin.get("/audit/export.csv?actor=%3Dcmd")
+		wantStatus(t, "export with no match", res, http.StatusOK)
+		if recs, _ := csv.NewReader(strings.NewReader(res.body)).ReadAll(); len(recs) != 1 {
+			t.Errorf("no match: %d records, want the header only", len(recs))
+		}
+		for _, email := range []string{supportEmail, managerEmail} {
+			wantStatus(t, "export as "+email, p.signedIn(email).get("/audit/export.csv"), http.StatusForbidden)
+		}
+		wantStatus(t, "bad text", admin.get("/audit/export.csv?actor=a%00b"), http.StatusBadRequest)
+	})
 }

@@ -140,6 +140,10 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.POST("/users/:id/ban", h.banUser, moderators)
 	e.POST("/users/:id/unban", h.unbanUser, moderators)
 	e.POST("/users/:id/revoke-sessions", h.revokeSessions, moderators)
+	// Bulk actions: the db refuses per action what the actor's role does not
+	// allow (support: ban, unban and sign out only). A static route, so it
+	// wins over /users/:id.
+	e.POST("/users/bulk", h.bulkUsers, moderators)
 
 	// User management is for admins only (handlers/admin.go).
 	admins := h.requireRole("admin")
@@ -159,5 +163,14 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	// /users/:id).
 	e.GET("/audit", h.listAudit, admins)
 	e.GET("/users/export.csv", h.exportUsers, admins)
+	e.GET("/audit/export.csv", h.exportAudit, admins)
+
+	// A form's POST address in the address bar (typed, or kept by a browser
+	// without JavaScript after a refused form) leads back to the form's page
+	// rather than to a 405.
+	for _, action := range []string{"ban", "unban", "revoke-sessions", "roles", "delete", "password", "unlock"} {
+		e.GET("/users/:id/"+action, h.toUserPage, moderators)
+	}
+	e.GET("/users/bulk", h.toUsers, moderators)
 	return e, nil
 }

@@ -60,6 +60,7 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 	for _, o := range banDurations {
 		ban.Durations = append(ban.Durations, views.Option{Value: o.value, Label: o.label})
 	}
+	ban.Reasons = banReasons
 	now := time.Now()
 	vm := views.UserPage{
 		Chrome:      h.chrome(c, d.Email),
@@ -74,6 +75,8 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 		BackURL:     usersBackURL(c),
 	}
 	if vm.CanAdmin {
+		// The audit log page is for admins: they follow the history there.
+		vm.AuditLogURL = auditQuery{Target: d.ID, Page: 1}.url()
 		if err := h.fillAdminForms(c, &vm, d); err != nil {
 			return views.UserPage{}, err
 		}
@@ -161,20 +164,31 @@ func detailValue(v any) string {
 		return strings.Join(s, ", ")
 	case float64:
 		return fmt.Sprintf("%g", v)
+	case string:
+		// Times are stored as RFC 3339; they read as every other time does.
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return views.TimeText(t)
+		}
+		return v
 	default:
 		return fmt.Sprint(v)
 	}
 }
 
 // banUser bans the user for the chosen duration. A refused ban (no reason,
-// oneself, the last admin) shows the page again with the form refilled.
+// oneself, the last admin) shows the page again with the form refilled; from
+// a table row, it says why beside the table instead.
 func (h *Handler) banUser(c echo.Context) error {
 	id := c.Param("id")
+	back := rowBack(c)
 	form := views.BanForm{Reason: c.FormValue("reason"), Duration: c.FormValue("duration")}
 	var until *time.Time
 	choice, ok := findBanDuration(form.Duration)
 	if !ok {
 		form.Error = "Choose how long the ban lasts."
+		if back != "" {
+			return h.afterRowAction(c, id, back, "error", form.Error)
+		}
 		return h.refuseBan(c, form)
 	}
 	if choice.d > 0 {
@@ -183,18 +197,49 @@ func (h *Handler) banUser(c echo.Context) error {
 	}
 	err := h.store.BanUser(c.Request().Context(), id, form.Reason, until)
 	if msg := refusal(err); msg != "" {
+		if back != "" {
+			return h.afterRowAction(c, id, back, "error", msg)
+		}
 		form.Error = msg
 		return h.refuseBan(c, form)
 	}
 	if err != nil {
 		return fmt.Errorf("ban user: %w", err)
 	}
-	msg := "The user is banned permanently and signed out everywhere."
+	email := h.emailOf(c, id)
+	msg := "Banned " + email + " permanently and signed them out everywhere."
 	if until != nil {
-		msg = "The user is banned for " + choice.label + " and signed out everywhere."
+		msg = "Banned " + email + " for " + choice.label + " and signed them out everywhere."
 	}
-	h.addFlash(c, "success", msg)
+	return h.afterAction(c, id, back, msg)
+}
+
+// emailOf is the user's email for a message, or "the user" when it cannot
+// be read.
+func (h *Handler) emailOf(c echo.Context, id string) string {
+	u, err := h.store.LoadUser(c.Request().Context(), id)
+	if err != nil {
+		return "the user"
+	}
+	return u.Email
+}
+
+// afterAction ends a moderation action: back to the table row it came from,
+// or to the user page.
+func (h *Handler) afterAction(c echo.Context, id, back, message string) error {
+	if back != "" {
+		return h.afterRowAction(c, id, back, "success", message)
+	}
+	h.addFlash(c, "success", message)
 	return c.Redirect(http.StatusSeeOther, "/users/"+id)
+}
+
+// sessionsText is "1 session" or "3 sessions".
+func sessionsText(n int64) string {
+	if n == 1 {
+		return "1 session"
+	}
+	return fmt.Sprintf("%d sessions", n)
 }
 
 func findBanDuration(v string) (banDuration, bool) {
@@ -212,6 +257,7 @@ func (h *Handler) refuseBan(c echo.Context, form views.BanForm) error {
 	if err != nil {
 		return err
 	}
+	vm.Chrome.CanonicalURL = "/users/" + vm.User.ID
 	return h.render(c, http.StatusUnprocessableEntity, views.UserView(vm))
 }
 
@@ -240,8 +286,7 @@ func (h *Handler) unbanUser(c echo.Context) error {
 	if err := h.store.UnbanUser(c.Request().Context(), id); err != nil {
 		return fmt.Errorf("unban user: %w", err)
 	}
-	h.addFlash(c, "success", "The ban is lifted.")
-	return c.Redirect(http.StatusSeeOther, "/users/"+id)
+	return h.afterAction(c, id, rowBack(c), "Unbanned "+h.emailOf(c, id)+".")
 }
 
 // revokeSessions signs the user out everywhere.
@@ -251,6 +296,17 @@ func (h *Handler) revokeSessions(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("revoke sessions: %w", err)
 	}
-	h.addFlash(c, "success", fmt.Sprintf("Signed out everywhere: %d active session(s) ended.", n))
-	return c.Redirect(http.StatusSeeOther, "/users/"+id)
+	msg := fmt.Sprintf("Signed %s out everywhere; %s ended.", h.emailOf(c, id), sessionsText(n))
+	return h.afterAction(c, id, rowBack(c), msg)
+}
+
+// toUserPage sends a GET of one of the user page's POST addresses to the
+// user page.
+func (h *Handler) toUserPage(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/users/"+url.PathEscape(c.Param("id")))
+}
+
+// toUsers sends a GET of the bulk form's address to the user table.
+func (h *Handler) toUsers(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/users")
 }

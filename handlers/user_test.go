@@ -90,7 +90,8 @@ func TestModeration(t *testing.T) {
 	t.Parallel()
 	p := newTestPanel(t)
 	s := p.addStaff()
-	id := p.addUser("victor.user@panel.test", "Victor")
+	const targetEmail = "victor.user@panel.test"
+	id := p.addUser(targetEmail, "Victor")
 	userURL := "/users/" + id
 	b := p.signedIn(supportEmail)
 
@@ -154,7 +155,7 @@ func TestModeration(t *testing.T) {
 			t.Errorf("banned by %v, want the signed-in support", u.BannedBy)
 		}
 		pg = b.get(userURL)
-		if got := pg.text(`[data-testid="flash"]`); !strings.Contains(got, "banned for 24 hours") {
+		if got := pg.text(`[data-testid="flash"]`); got != "Banned "+targetEmail+" for 24 hours and signed them out everywhere." {
 			t.Errorf("flash %q", got)
 		}
 		if pg = b.get(userURL); pg.has(`[data-testid="flash"]`) {
@@ -166,14 +167,14 @@ func TestModeration(t *testing.T) {
 		if loadUser().Banned {
 			t.Error("still banned")
 		}
-		if got := b.get(userURL).text(`[data-testid="flash"]`); got != "The ban is lifted." {
+		if got := b.get(userURL).text(`[data-testid="flash"]`); got != "Unbanned "+targetEmail+"." {
 			t.Errorf("flash %q", got)
 		}
 
 		p.exec(`INSERT INTO refresh_tokens (user_id, token_hash, expires_at) VALUES ($1, 'x', now() + interval '1 day'), ($1, 'y', now() + interval '1 day')`, id)
 		pg = b.post(userURL+"/revoke-sessions", nil)
 		wantStatus(t, "revoke", pg, http.StatusSeeOther)
-		if got := b.get(userURL).text(`[data-testid="flash"]`); !strings.Contains(got, "2 active session(s) ended") {
+		if got := b.get(userURL).text(`[data-testid="flash"]`); got != "Signed "+targetEmail+" out everywhere; 2 sessions ended." {
 			t.Errorf("flash %q", got)
 		}
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -33,16 +34,30 @@ var perPageChoices = []int{20, 50, 100}
 // userListQuery is the user table's state, exactly as the URL carries it:
 // /users?q=&role=&banned=&verified=&sort=&order=&page=&per_page=
 type userListQuery struct {
-	Q    string
+	Q string
+	// Role is a role's name, noRole for users who hold none, or "" for any.
 	Role string
 	// Banned and Verified are "yes", "no" or "" for any.
 	Banned   string
 	Verified string
-	Sort     string
-	Order    string
-	Page     int
-	PerPage  int
+	// CreatedFrom and SignedInFrom are UTC days (YYYY-MM-DD): users who
+	// signed up, or last signed in, on that day or later.
+	CreatedFrom  string
+	SignedInFrom string
+	// Method is db.MethodPassword or an OAuth provider's name.
+	Method  string
+	Sort    string
+	Order   string
+	Page    int
+	PerPage int
 }
+
+// noRole is the role filter's value for users who hold no role.
+const noRole = "none"
+
+// filterKeys are the URL parameters of the table's filter (not its sort or
+// page): what "all matching" means, for the bulk form and the export.
+var filterKeys = []string{"q", "role", "banned", "verified", "created_from", "signed_in_from", "method"}
 
 // parseUserListQuery reads the table state from query parameters. Nothing
 // in it is an error: a malformed or unknown value falls back to its default,
@@ -57,8 +72,12 @@ func parseUserListQuery(v url.Values, roles []string) userListQuery {
 		Order:    v.Get("order"),
 		Page:     1,
 		PerPage:  defaultPerPage,
+
+		CreatedFrom:  parseDay(v.Get("created_from")),
+		SignedInFrom: parseDay(v.Get("signed_in_from")),
+		Method:       cleanMethod(v.Get("method")),
 	}
-	if !slices.Contains(roles, q.Role) {
+	if !slices.Contains(roles, q.Role) && q.Role != noRole {
 		q.Role = ""
 	}
 	if !db.ValidSort(q.Sort) {
@@ -108,9 +127,34 @@ func yesNoPtr(s string) *bool {
 	return nil
 }
 
+// cleanMethod keeps a sign-in method that looks like one (a short word) and
+// drops anything else.
+func cleanMethod(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 40 {
+		return ""
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return ""
+		}
+	}
+	return s
+}
+
 // filter is the query's db.Filter.
 func (q userListQuery) filter() db.Filter {
-	return db.Filter{Query: q.Q, Role: q.Role, Banned: yesNoPtr(q.Banned), Verified: yesNoPtr(q.Verified)}
+	f := db.Filter{Query: q.Q, Role: q.Role, Banned: yesNoPtr(q.Banned), Verified: yesNoPtr(q.Verified), Method: q.Method}
+	if q.Role == noRole {
+		f.Role, f.NoRole = "", true
+	}
+	if t, err := time.Parse(dayLayout, q.CreatedFrom); err == nil {
+		f.CreatedFrom = &t
+	}
+	if t, err := time.Parse(dayLayout, q.SignedInFrom); err == nil {
+		f.SignedInFrom = &t
+	}
+	return f
 }
 
 // listParams is the query's db.ListParams.
@@ -126,13 +170,19 @@ func (q userListQuery) listParams() db.ListParams {
 
 // filtered reports whether any search or filter is set.
 func (q userListQuery) filtered() bool {
-	return q.Q != "" || q.Role != "" || q.Banned != "" || q.Verified != ""
+	return q.Q != "" || q.Role != "" || q.Banned != "" || q.Verified != "" || q.narrowed()
+}
+
+// narrowed reports whether a filter the filter form has no control for is
+// set: the dashboard's dates and sign-in methods.
+func (q userListQuery) narrowed() bool {
+	return q.CreatedFrom != "" || q.SignedInFrom != "" || q.Method != ""
 }
 
 // cheapCount reports whether the db answers the total without counting
 // rows (trigger-kept totals, and the small partial index of bans). A search
 // or a role filter needs a real count, which is fetched separately.
-func (q userListQuery) cheapCount() bool { return q.Q == "" && q.Role == "" }
+func (q userListQuery) cheapCount() bool { return q.Q == "" && q.Role == "" && !q.narrowed() }
 
 // values encodes the query, leaving out every default, so that one state
 // has one URL.
@@ -147,6 +197,9 @@ func (q userListQuery) values() url.Values {
 	set("role", q.Role)
 	set("banned", q.Banned)
 	set("verified", q.Verified)
+	set("created_from", q.CreatedFrom)
+	set("signed_in_from", q.SignedInFrom)
+	set("method", q.Method)
 	if q.Sort != db.SortCreatedAt {
 		v.Set("sort", q.Sort)
 	}
@@ -253,6 +306,15 @@ func (h *Handler) listUsers(c echo.Context) error {
 	if hasAnyRole(currentUser(c), "admin") {
 		table.ExportURL = exportURL(q)
 	}
+	table.Bulk = h.bulkBar(c, q, res.Total, table.Rows)
+	back := q.url("/users")
+	for i := range table.Rows {
+		if a := h.rowActions(c, back, &res.Users[i]); a != nil {
+			table.Rows[i].Actions = a
+			table.RowActions = true
+		}
+	}
+	table.BanReasons = banReasons
 	if wantsFragment(c) {
 		// The address bar shows the canonical URL of what is on screen,
 		// including a page moved back from past the end.
@@ -294,6 +356,15 @@ func (h *Handler) countUsers(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.UsersCountPage(vm), views.UsersTotal(vm))
 }
 
+// userRow is one user as the table shows them.
+func userRow(u *db.User) views.UserRow {
+	return views.UserRow{
+		ID: u.ID, URL: "/users/" + u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles,
+		Verified: u.EmailVerified, Banned: u.Banned, BannedUntil: u.BannedUntil,
+		CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt,
+	}
+}
+
 // usersTable builds the table's view-model.
 func usersTable(q userListQuery, res db.ListResult) views.UsersTable {
 	t := views.UsersTable{
@@ -310,12 +381,8 @@ func usersTable(q userListQuery, res db.ListResult) views.UsersTable {
 	if q.Order != db.DefaultOrder(q.Sort) {
 		t.Order = q.Order
 	}
-	for i, u := range res.Users {
-		t.Rows[i] = views.UserRow{
-			ID: u.ID, URL: "/users/" + u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles,
-			Verified: u.EmailVerified, Banned: u.Banned, BannedUntil: u.BannedUntil,
-			CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt,
-		}
+	for i := range res.Users {
+		t.Rows[i] = userRow(&res.Users[i])
 	}
 	if len(res.Users) > 0 {
 		t.From = res.Offset + 1
@@ -412,9 +479,40 @@ func usersFilters(q userListQuery, roles []string) views.UsersFilters {
 	for _, r := range roles {
 		f.Roles = append(f.Roles, views.Option{Value: r, Label: r})
 	}
+	f.Roles = append(f.Roles, views.Option{Value: noRole, Label: "no role (plain users)"})
+	// The dashboard's filters have no control of their own: they travel as
+	// hidden fields, each shown as a chip that removes it.
+	for _, x := range []struct{ key, value, label string }{
+		{"created_from", q.CreatedFrom, "Signed up since " + q.CreatedFrom},
+		{"signed_in_from", q.SignedInFrom, "Signed in since " + q.SignedInFrom},
+		{"method", q.Method, "Signs in with " + methodLabel(q.Method)},
+	} {
+		if x.value == "" {
+			continue
+		}
+		without := q.withPage(1)
+		switch x.key {
+		case "created_from":
+			without.CreatedFrom = ""
+		case "signed_in_from":
+			without.SignedInFrom = ""
+		case "method":
+			without.Method = ""
+		}
+		f.Hidden = append(f.Hidden, views.Hidden{Name: x.key, Value: x.value})
+		f.Chips = append(f.Chips, views.FilterChip{Label: x.label, RemoveURL: without.url("/users")})
+	}
 	for _, n := range perPageChoices {
 		s := strconv.Itoa(n)
 		f.PerPageOptions = append(f.PerPageOptions, views.Option{Value: s, Label: s})
 	}
 	return f
+}
+
+// methodLabel names a sign-in method for a person.
+func methodLabel(m string) string {
+	if m == db.MethodPassword {
+		return "a password only"
+	}
+	return m
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestThousands(t *testing.T) {
@@ -36,5 +37,28 @@ func TestUsersFragmentIsNotAPage(t *testing.T) {
 	}
 	if !strings.Contains(html, `hx-swap-oob="true"`) {
 		t.Error("the fragment does not carry the form's sort state")
+	}
+}
+
+func TestRelative(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		d    time.Duration
+		want string
+	}{
+		{-10 * time.Second, "just now"},
+		{-5 * time.Minute, "5 min ago"},
+		{-3 * time.Hour, "3 h ago"},
+		{-47 * time.Hour, "47 h ago"},
+		{-72 * time.Hour, "3 d ago"},
+		{6 * 24 * time.Hour, "in 6 d"},
+		{-90 * 24 * time.Hour, "3 months ago"},
+		{-3 * 365 * 24 * time.Hour, "3 years ago"},
+	}
+	for _, c := range cases {
+		if got := relative(now.Add(c.d), now); got != c.want {
+			t.Errorf("relative(now%+v) = %q, want %q", c.d, got, c.want)
+		}
 	}
 }

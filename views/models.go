@@ -50,6 +50,10 @@ type Chrome struct {
 	CSRF    string
 	Assets  Assets
 	Flashes []Flash
+	// CanonicalURL is the page's own address when it answers a refused
+	// form's POST: app.js puts it in the address bar, so that a reload
+	// shows the page rather than posting again.
+	CanonicalURL string
 }
 
 // LoginPage is the sign-in form.
@@ -100,6 +104,16 @@ type UsersFilters struct {
 	// ClearURL is the unfiltered table; Active says whether any filter is set.
 	ClearURL string
 	Active   bool
+	// Hidden carries the filters that have no control (from the dashboard),
+	// and Chips shows each with a link that removes it.
+	Hidden []Hidden
+	Chips  []FilterChip
+}
+
+// FilterChip is a filter set from elsewhere, shown with a way to remove it.
+type FilterChip struct {
+	Label     string
+	RemoveURL string
 }
 
 // UsersTable is the unit htmx swaps: the rows, the sort headers, the range
@@ -127,6 +141,80 @@ type UsersTable struct {
 	FirstPageURL string
 	// ExportURL downloads the filtered, sorted list as CSV; set for admins only.
 	ExportURL string
+	// Bulk is the bulk action form above the rows.
+	Bulk BulkBar
+	// RowActions says the table has a column of row actions.
+	RowActions bool
+	// BanReasons are the ready-made reasons the rows' ban forms offer.
+	BanReasons []string
+}
+
+// BulkBar is the user table's bulk action form: the rows' checkboxes belong
+// to it, and it carries the table's filter for "all matching".
+type BulkBar struct {
+	CSRF    string
+	Actions []Option
+	// Roles are offered for granting and removing; empty when the viewer
+	// has no role actions.
+	Roles []Option
+	// Filter holds the table's filter as hidden fields.
+	Filter []Hidden
+	// PageIDs are the ids of the rows shown, for "select all on this page".
+	PageIDs []string
+	// Back is the table URL the action returns to.
+	Back string
+	// Total is how many users match the filter, or -1 while unknown.
+	Total int64
+}
+
+// Hidden is a hidden form field.
+type Hidden struct {
+	Name  string
+	Value string
+}
+
+// BulkPreview is the page between choosing a bulk action and confirming it.
+type BulkPreview struct {
+	Chrome
+	Action string
+	// Heading is the preview's sentence: "This will ban 312 users".
+	Heading  string
+	Matching int
+	Affected int
+	Missing  int
+	// Sample lists the first users to be changed; More is how many others.
+	Sample []BulkUserRow
+	More   int
+	// Skipped lists users left alone with why; SkippedMore is how many more.
+	Skipped      []BulkUserRow
+	SkippedTotal int
+	SkippedMore  int
+	// Error is what to fix before confirming.
+	Error   string
+	BackURL string
+	// Hidden repeats the selection in the confirmation form.
+	Hidden []Hidden
+	// The action's parameters, refilled.
+	IsBan     bool
+	Reason    string
+	Reasons   []string
+	MaxReason int
+	Duration  string
+	Durations []Option
+	NeedsRole bool
+	Role      string
+	Roles     []Option
+	// Danger marks an action that is hard to undo (its button is red).
+	Danger bool
+}
+
+// BulkUserRow is a user a preview names.
+type BulkUserRow struct {
+	Email string
+	Name  string
+	URL   string
+	// Why is the reason a skipped user is left alone.
+	Why string
 }
 
 // UserRow is one user in the table.
@@ -141,6 +229,31 @@ type UserRow struct {
 	BannedUntil *time.Time
 	CreatedAt   time.Time
 	LastLoginAt *time.Time
+	// Actions are the row's ban, unban and sign-out forms; nil when the
+	// viewer may not take them on this user.
+	Actions *RowActions
+}
+
+// RowActions is what the row's moderation forms carry.
+type RowActions struct {
+	// Allowed is false for a user the viewer may not act on: the cell is
+	// empty.
+	Allowed bool
+	CSRF    string
+	// Back is the table URL the forms return to without JavaScript.
+	Back string
+	// Durations and Reasons are the ban form's choices.
+	Durations []Option
+	Reasons   []string
+	MaxReason int
+}
+
+// RowUpdate is the htmx answer of a row action: the row as it is now, and
+// the flash message, sent out of band.
+type RowUpdate struct {
+	Row        UserRow
+	Selectable bool
+	Flashes    []Flash
 }
 
 // SortHeader is a sortable column heading.
@@ -186,6 +299,9 @@ type UserPage struct {
 	Audit    []AuditRow
 	// AuditMore says the user has older audit rows than those shown.
 	AuditMore bool
+	// AuditLogURL opens the full audit log filtered to this user; empty
+	// when the viewer may not read the audit log.
+	AuditLogURL string
 	// CanModerate shows the ban, unban and sign-out forms.
 	CanModerate bool
 	Ban         BanForm
@@ -254,7 +370,9 @@ type BanForm struct {
 	Reason    string
 	Duration  string
 	Durations []Option
-	Error     string
+	// Reasons are ready-made reasons offered beside the free text.
+	Reasons []string
+	Error   string
 }
 
 // NewUserPage is the admin's form that creates a user.
@@ -303,32 +421,83 @@ type DashboardPage struct {
 	Verified   int64
 	Unverified int64
 	Banned     int64
-	Active30   int64
 	// VerifiedPct and BannedPct are shares of Total, in whole percent.
 	VerifiedPct int
 	BannedPct   int
-	Roles       []RoleStat
-	Signups     []DayBar
-	SignupsSum  int64
-	SignupsMax  int64
-	// UsersURL links the counts to the table, for those who may see it.
-	UsersURL string
+	// TotalURL, VerifiedURL and BannedURL open the users a tile counts;
+	// empty for those who may not see the table.
+	TotalURL    string
+	VerifiedURL string
+	BannedURL   string
+	// New and Active are the sign-up and sign-in tiles, one per window.
+	New    []StatTile
+	Active []StatTile
+	// Roles counts users per role, plain users last; Methods per way of
+	// signing in.
+	Roles   []RoleStat
+	Methods []RoleStat
+	Chart   SignupChart
+}
+
+// StatTile is one number of the dashboard.
+type StatTile struct {
+	// Key names the tile for tests (data-testid "stat-" + Key).
+	Key   string
+	Label string
+	Value int64
+	// Note is the comparison or share under the number.
+	Note string
+	// URL opens the users counted; empty when the viewer may not.
+	URL string
+}
+
+// SignupChart is the signups chart, laid out in the SVG's units.
+type SignupChart struct {
+	Range  string
+	Ranges []RangeLink
+	Title  string
+	// Unit is day, week or month: what one bar counts.
+	Unit          string
+	Width, Height int
+	Bars          []ChartBar
+	// Ticks are the y-axis values with their heights; XLabels the dates
+	// under some bars, with their x positions (in Y).
+	Ticks   []ChartTick
+	XLabels []ChartTick
+	Sum     int64
+	Max     int64
+}
+
+// RangeLink is one choice of the chart's range selector.
+type RangeLink struct {
+	Label   string
+	URL     string
+	Current bool
+}
+
+// ChartBar is one period of the chart.
+type ChartBar struct {
+	Label               string
+	Users               int64
+	X, Y, Width, Height float64
+}
+
+// ChartTick is a labelled position on an axis.
+type ChartTick struct {
+	Label string
+	Y     float64
+	// Anchor is the SVG text-anchor of a date label: start, middle or end.
+	Anchor string
 }
 
 // RoleStat is how many users hold one role.
 type RoleStat struct {
-	Role  string
+	Role string
+	// Key names the row for tests when Role is a phrase ("none", "password").
+	Key   string
 	Users int64
 	// URL lists the role's users, for those who may see the table.
 	URL string
-}
-
-// DayBar is one day of the signups chart.
-type DayBar struct {
-	Day   time.Time
-	Users int64
-	// Height is the bar height in chart units (0..100).
-	Height int
 }
 
 // SignInState is the admin's part of the user page about signing in: a

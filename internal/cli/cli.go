@@ -1,6 +1,7 @@
 // Package cli is userpanel's command line: serve the panel, migrate the
-// schema, create users, ensure the first admin and seed demo users. Every
-// command is a client of db.Store, like the panel itself.
+// schema, create users, ensure the first admin, seed demo users, and act on
+// users as the panel does (ban, unban, revoke-sessions, set-roles, delete,
+// bulk). Every command is a client of db.Store, like the panel itself.
 package cli
 
 import (
@@ -60,6 +61,12 @@ var commands = []command{
 	{"create-user", "create a user; the password is read from standard input or a prompt", (*App).createUser},
 	{"ensure-admin", "make sure an admin exists (used by `make run`)", (*App).ensureAdmin},
 	{"seed", "load realistic demo users, fast", (*App).seed},
+	{"ban", "ban a user by email, with a reason and a duration", (*App).ban},
+	{"unban", "lift a user's ban", (*App).unban},
+	{"revoke-sessions", "sign a user out everywhere", (*App).revokeSessions},
+	{"set-roles", "set a user's roles", (*App).setRoles},
+	{"delete", "delete a user", (*App).deleteUser},
+	{"bulk", "preview or apply an action to many users at once", (*App).bulk},
 	{"set-password", "set a user's password, read from standard input or a prompt", (*App).setPassword},
 }
 
@@ -104,7 +111,7 @@ func (a *App) usage(w io.Writer) {
 	fmt.Fprint(w, "userpanel is an admin panel for the users of an application, kept in PostgreSQL.\n\n")
 	fmt.Fprint(w, "Usage:\n  userpanel <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun `userpanel <command> --help` for a command's flags.\n")
 }

@@ -1,0 +1,81 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// textOf polls the text of sel until ok accepts it (waitTimeout at most).
+func (p *panel) textOf(sel string, ok func(string) bool) string {
+	p.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.textContent.replace(/\s+/g, " ").trim() : ""; })()`, sel)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		cancel()
+		if err == nil && ok(got) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			s, _ := p.state()
+			p.t.Fatalf("waited %s for the text of %s (last %q, %v); the page showed:\n%s", waitTimeout, sel, got, err, s)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+}
+
+// TestBrowserBulkBanAndRowUnban: an admin ticks two rows of a search, bans
+// them from the preview with a reason, comes back to the same table with the
+// message, then lifts one ban from its row in place, without a page load.
+func TestBrowserBulkBanAndRowUnban(t *testing.T) {
+	t.Parallel()
+	p := newPanel(t, "bulk")
+	p.signIn(adminEmail, adminPassword)
+	p.open("/users?q=zephyr&sort=email&order=asc&banned=no")
+	first := p.waitFor("the unbanned Zephyrs", func(s pageState) bool { return len(s.IDs) >= 3 })
+	targets := first.IDs[:2]
+
+	p.click(`tr#row-` + targets[0] + ` input[data-testid="row-select"]`)
+	p.click(`tr#row-` + targets[1] + ` input[data-testid="row-select"]`)
+	p.choose(`select[data-testid="bulk-action"]`, "Ban")
+	p.screenshot("selected")
+	p.click(`button[data-testid="bulk-selected"]`)
+	p.waitFor("the preview", func(s pageState) bool { return s.H1 == "This will ban 2 users" })
+	p.screenshot("preview")
+	p.typeText(`input[data-testid="bulk-reason"]`, "Spam", false)
+	p.click(`button[data-testid="bulk-confirm"]`)
+	back := p.waitFor("the same table again", func(s pageState) bool {
+		return s.path() == "/users" && s.query("q") == "zephyr" && s.query("banned") == "no" && s.HasTable
+	})
+	if got := p.textOf(`[data-testid="flash"]`, func(s string) bool { return s != "" }); got != "Banned 2 users for 24 hours and signed them out everywhere." {
+		t.Errorf("flash %q", got)
+	}
+	for _, id := range targets {
+		for _, shown := range back.IDs {
+			if shown == id {
+				t.Errorf("banned user %s still listed under banned=no", id)
+			}
+		}
+	}
+
+	// Row unban, in place: the banned list, then the row's Unban button.
+	p.open("/users?q=zephyr&sort=email&order=asc&banned=yes")
+	p.waitFor("the banned Zephyrs", func(s pageState) bool { return len(s.IDs) >= 2 })
+	p.setMarker(7)
+	p.click(`tr#row-` + targets[0] + ` button[data-testid="row-unban"]`)
+	p.textOf(`tr#row-`+targets[0]+` [data-testid="user-banned"]`, func(s string) bool { return !strings.Contains(s, "Banned") })
+	if got := p.textOf(`#flashes [data-testid="flash"]`, func(s string) bool { return s != "" }); !strings.HasPrefix(got, "Unbanned ") {
+		t.Errorf("flash %q", got)
+	}
+	if s := p.waitFor("the same page", func(pageState) bool { return true }); s.Marker == nil || *s.Marker != 7 {
+		t.Error("the row unban reloaded the page; it should swap the row only")
+	}
+	p.screenshot("row_unbanned")
+	p.noPageErrors()
+}
