@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/netip"
 
 	"github.com/gorilla/sessions"
@@ -172,5 +173,6 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 		e.GET("/users/:id/"+action, h.toUserPage, moderators)
 	}
 	e.GET("/users/bulk", h.toUsers, moderators)
+	e.GET("/account/password", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/account") }, staff)
 	return e, nil
 }
