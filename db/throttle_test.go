@@ -204,12 +204,21 @@ func TestSignInHashesBounded(t *testing.T) {
 	}
 	insertUsers(t, s, fs)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	busy := 0
 	for i := range 48 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			err := signIn(s, fmt.Sprintf("staff%d@example.com", i%24), "wrong-password", fmt.Sprintf("198.51.100.%d", i+1))
-			if !errors.Is(err, db.ErrInvalidCredentials) {
+			switch {
+			case errors.Is(err, db.ErrSignInBusy):
+				// A loaded machine may make one wait past its limit:
+				// refused, not hashed.
+				mu.Lock()
+				busy++
+				mu.Unlock()
+			case !errors.Is(err, db.ErrInvalidCredentials):
 				t.Errorf("sign-in %d: %v", i, err)
 			}
 		}()
@@ -218,8 +227,8 @@ func TestSignInHashesBounded(t *testing.T) {
 	if p := s.PeakHashes(); p > 2 || p < 1 {
 		t.Errorf("%d hashes at once, want at most 2", p)
 	}
-	if n := s.HashesComputed(); n != 48 {
-		t.Errorf("%d hashes, want 48", n)
+	if n := s.HashesComputed(); n+int64(busy) != 48 {
+		t.Errorf("%d hashes and %d busy, want 48 in all", n, busy)
 	}
 }
 
