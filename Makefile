@@ -13,7 +13,7 @@ GO ?= go
 BIN := userpanel
 # How long `make test` fuzzes each target.
 FUZZTIME ?= 10s
-VENDOR := static/vendor/htmx.min.js static/vendor/pico.min.css
+VENDOR := static/vendor/htmx.min.js static/vendor/pico.min.css db/breached/passwords.json
 
 .PHONY: help run test bench check generate assets build chromium db db-stop clean
 
@@ -24,20 +24,21 @@ run: build ## build, start the local database, ensure an admin, seed demo users,
 	@local_db=false
 	if [ -z "$${DATABASE_URL:-}" ]; then DATABASE_URL=$$(scripts/localpg.sh userpanel); local_db=true; fi
 	export DATABASE_URL
-	# One session secret for this checkout, so that sign-ins survive a restart.
-	if [ -z "$${SESSION_SECRET:-}" ]; then
+	# One session secret for this checkout, so that sign-ins survive a
+	# restart; serve reads it from the file, so it is in no command line.
+	if [ -z "$${SESSION_SECRET:-}" ] && [ -z "$${SESSION_SECRET_FILE:-}" ]; then
 		mkdir -p .data
 		if [ ! -s .data/session_secret ]; then
 			(umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > .data/session_secret)
 		fi
-		SESSION_SECRET=$$(cat .data/session_secret)
+		export SESSION_SECRET_FILE=.data/session_secret
 	fi
-	export SESSION_SECRET
 	./$(BIN) migrate
 	./$(BIN) ensure-admin
 	# Demo users (staff among them, password "demo-password") only ever go
-	# into the project's own cluster, never into a database you pointed at.
-	if [ "$$local_db" = true ]; then ./$(BIN) seed --users 2000 --if-empty; fi
+	# into the project's own cluster, never into a database you pointed at
+	# (--force: the cluster holds the admin just ensured, who is no demo user).
+	if [ "$$local_db" = true ]; then ./$(BIN) seed --users 2000 --if-empty --force; fi
 	exec ./$(BIN) serve
 
 test: assets chromium ## run every test against a real PostgreSQL and a real browser
@@ -79,7 +80,7 @@ generate: ## regenerate the *_templ.go files from the .templ views
 build: assets ## build ./userpanel
 	$(GO) build -o $(BIN) .
 
-assets: $(VENDOR) ## copy htmx and Pico from node_modules into static/vendor
+assets: $(VENDOR) ## copy htmx and Pico into static/vendor, the breached-password list into db/breached
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -92,6 +93,11 @@ static/vendor/htmx.min.js: node_modules/.installed
 static/vendor/pico.min.css: node_modules/.installed
 	mkdir -p static/vendor
 	cp node_modules/@picocss/pico/css/pico.min.css $@
+
+# The commonly breached passwords that db.CheckPassword refuses (MIT; see
+# db/breached/README.md), embedded by go build.
+db/breached/passwords.json: node_modules/.installed
+	cp node_modules/@zxcvbn-ts/language-common/src/passwords.json $@
 
 # The browser tests drive Chromium (chromedp): /usr/bin/chromium or $CHROME_PATH.
 chromium:
@@ -112,4 +118,4 @@ db-stop: ## stop the local PostgreSQL (its data stays in .data/pg)
 	@scripts/localpg.sh stop
 
 clean: ## remove build outputs (not .data: that is your database)
-	rm -rf $(BIN) static/vendor node_modules
+	rm -rf $(BIN) static/vendor node_modules db/breached/passwords.json

@@ -214,6 +214,29 @@ DROP TRIGGER IF EXISTS users_count_truncate ON users;
 CREATE TRIGGER users_count_truncate AFTER TRUNCATE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION user_counts_on_truncate();
 
+-- Sign-in security (migration 00006).
+-- A password set by an admin, or the admin's "change it at next sign-in",
+-- makes the panel ask for a new one before anything else.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS password_change_required boolean NOT NULL DEFAULT false;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS password_changed_at timestamptz;
+
+-- Failed sign-ins, counted per account (key 'email:' + the lower-cased
+-- address, whether or not such an account exists) and per client address
+-- (key 'addr:' + the address, an IPv6 one as its /64), in PostgreSQL so that
+-- every instance of the panel sees the same counts. A key is locked until
+-- locked_until; lockouts counts the locks in a row, so that each lasts
+-- longer than the one before, and starts again after a quiet day.
+CREATE TABLE IF NOT EXISTS signin_throttle (
+    key             text PRIMARY KEY CHECK (length(key) <= 300),
+    failures        integer NOT NULL DEFAULT 0,
+    window_start    timestamptz NOT NULL DEFAULT now(),
+    lockouts        integer NOT NULL DEFAULT 0,
+    locked_until    timestamptz,
+    last_failure_at timestamptz NOT NULL DEFAULT now()
+);
+-- Old rows are swept by age.
+CREATE INDEX IF NOT EXISTS signin_throttle_last_failure_idx ON signin_throttle (last_failure_at);
+
 -- Per-day rollups for the dashboard (schema version 5). The counts that
 -- would otherwise scan the users table (signups per day, signed in within N
 -- days, bans in force) are kept here by statement-level triggers in the same

@@ -55,6 +55,12 @@ func nullableID(id string) any {
 const (
 	ActionLogin          = "user.login"
 	ActionLogout         = "user.logout"
+	ActionLoginFailed    = "user.login_failed"
+	ActionLoginLocked    = "user.login_locked"
+	ActionUnlock         = "user.unlock"
+	ActionPasswordChange = "user.password_change"
+	ActionPasswordSet    = "user.password_set"
+	ActionPasswordForce  = "user.password_force"
 	ActionCreate         = "user.create"
 	ActionUpdate         = "user.update"
 	ActionRoles          = "user.roles"
@@ -78,6 +84,7 @@ const (
 var AuditActions = []string{
 	ActionLogin, ActionLogout, ActionCreate, ActionUpdate, ActionRoles, ActionBan, ActionUnban,
 	ActionRevokeSessions, ActionDelete, ActionExport, ActionSeed, ActionBulk, ActionAuditExport,
+	ActionLoginFailed, ActionLoginLocked, ActionUnlock, ActionPasswordChange, ActionPasswordSet, ActionPasswordForce,
 }
 
 // writeAudit records one change in the audit log, inside the change's transaction.

@@ -115,7 +115,9 @@ func (s *Store) exportTx(ctx context.Context) (tx *sqlx.Tx, done func(), err err
 }
 
 // RecordExport writes the audit row of an export made by the context's
-// actor: the filters it used and how many rows it wrote.
+// actor: the filters it used and how many rows it wrote. The panel writes it
+// before the first byte, when the count is not known yet: a negative rows
+// leaves it out.
 func (s *Store) RecordExport(ctx context.Context, filters map[string]any, rows int) error {
 	actor, err := requireActor(ctx)
 	if err != nil {
@@ -124,7 +126,10 @@ func (s *Store) RecordExport(ctx context.Context, filters map[string]any, rows i
 	if filters == nil {
 		filters = map[string]any{}
 	}
-	details := map[string]any{"filters": filters, "rows": rows}
+	details := map[string]any{"filters": filters}
+	if rows >= 0 {
+		details["rows"] = rows
+	}
 	return s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
 		if err := authorize(ctx, tx, actor, ActExportUsers, ""); err != nil {
 			return err

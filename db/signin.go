@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -24,49 +25,140 @@ var ErrInvalidCredentials = errors.New("invalid email or password")
 // bcryptCost changes, or unknown emails become faster to refuse.
 var dummyHash = []byte("$2a$11$.1jMoPiaWkhnRA4wNh2vduXz6Pk45sbTWpfnliBHZ3hwH4Gno5RZ6")
 
-// Authenticate checks a staff sign-in. An unknown email, a wrong password, a
-// banned account and an account without a staff role all get
-// ErrInvalidCredentials. On success it records last_login_at and an audit row.
+// Credentials are what a sign-in presents: the email and password typed,
+// and the client address it came from (for the per-address throttle and the
+// audit log; empty when unknown).
+type Credentials struct {
+	Email    string
+	Password string
+	Address  string
+}
+
+// anonymousActor is the actor of the audit rows a failed sign-in writes:
+// nobody is signed in.
+var anonymousActor = Actor{Email: "anonymous"}
+
+// Reasons a sign-in failed, as the audit log records them. The person
+// signing in is told none of them.
+const (
+	reasonUnknownEmail = "unknown email"
+	reasonNoPassword   = "no password"
+	reasonWrongPass    = "wrong password"
+	reasonBanned       = "banned"
+	reasonNotStaff     = "not staff"
+)
+
+// Authenticate checks a staff sign-in with no client address: SignIn with
+// Credentials{Email: email, Password: password}.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
-	if !validText(email) {
-		// No account has such an address; the database would refuse the
-		// query itself, and a sign-in form must not answer with a 500.
-		return nil, ErrInvalidCredentials
+	return s.SignIn(ctx, Credentials{Email: email, Password: password})
+}
+
+// SignIn checks a staff sign-in. An unknown email, a wrong password, a
+// banned account and an account without a staff role all get
+// ErrInvalidCredentials, after the same work: one query, one hash, one audit
+// row. An account or address that failed too often gets a *ThrottledError
+// before any hash; too many hashes at once, ErrSignInBusy. On success it
+// records last_login_at and an audit row, and clears the account's count.
+func (s *Store) SignIn(ctx context.Context, cr Credentials) (*User, error) {
+	email := strings.TrimSpace(cr.Email)
+	keys := []string{accountKey(email)}
+	if k := addressKey(cr.Address); k != "" {
+		keys = append(keys, k)
 	}
+	refused, err := s.reserveAttempt(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	// One query says everything the refusal depends on, so that a correct
+	// password on a banned or non-staff account costs no more than a wrong
+	// one: no timing tells which passwords are right.
 	var row struct {
-		ID   string         `db:"id"`
-		Hash sql.NullString `db:"password_hash"`
+		ID     string         `db:"id"`
+		Email  string         `db:"email"`
+		Hash   sql.NullString `db:"password_hash"`
+		Banned bool           `db:"banned"`
+		Staff  bool           `db:"staff"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT id, password_hash FROM users WHERE lower(email) = lower($1)`,
-		strings.TrimSpace(email))
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("db: authenticate: %w", err)
+	found := false
+	if validText(email) {
+		err := s.db.GetContext(ctx, &row, `SELECT u.id, u.email, u.password_hash, `+bannedNow+` AS banned,
+			EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+			        WHERE ur.user_id = u.id AND r.name = ANY($2)) AS staff
+			FROM users u WHERE lower(u.email) = lower($1)`, email, pq.Array(StaffRoles))
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("db: sign in: %w", err)
+		}
+		found = err == nil
 	}
 	hash := []byte(row.Hash.String)
 	if !row.Hash.Valid {
 		hash = dummyHash
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !row.Hash.Valid {
-		return nil, ErrInvalidCredentials
-	}
-	u, err := s.LoadUser(ctx, row.ID)
-	if err != nil {
+	var match bool
+	if err := s.hashes.do(ctx, func() { match = bcrypt.CompareHashAndPassword(hash, []byte(cr.Password)) == nil }); err != nil {
 		return nil, err
 	}
-	if u.Banned || !IsStaff(u.Roles) {
+	reason := ""
+	switch {
+	case !found:
+		reason = reasonUnknownEmail
+	case !row.Hash.Valid:
+		reason = reasonNoPassword
+	case !match:
+		reason = reasonWrongPass
+	case row.Banned:
+		reason = reasonBanned
+	case !row.Staff:
+		reason = reasonNotStaff
+	}
+	if reason != "" {
+		if err := s.recordFailedSignIn(ctx, row.ID, email, cr.Address, reason); err != nil {
+			return nil, err
+		}
 		return nil, ErrInvalidCredentials
 	}
-	actor := Actor{ID: u.ID, Email: u.Email}
+	actor := Actor{ID: row.ID, Email: row.Email}
 	err = s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, u.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_login_at = now() WHERE id = $1`, row.ID); err != nil {
 			return fmt.Errorf("db: record sign-in: %w", err)
 		}
-		return writeAudit(ctx, tx, actor, ActionLogin, u.ID, u.Email, nil)
+		if err := s.releaseAttempt(ctx, tx, email, cr.Address); err != nil {
+			return err
+		}
+		var details map[string]any
+		if cr.Address != "" {
+			details = map[string]any{"address": cr.Address}
+		}
+		return writeAudit(ctx, tx, actor, ActionLogin, row.ID, row.Email, details)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.LoadUser(ctx, u.ID)
+	return s.LoadUser(ctx, row.ID)
+}
+
+// recordFailedSignIn writes the audit row of a failed sign-in: the email
+// tried, the address and the reason, never the password. The target is the
+// account when there is one, so that its page shows the failures.
+func (s *Store) recordFailedSignIn(ctx context.Context, id, email, addr, reason string) error {
+	tried := email
+	if !validText(tried) {
+		tried = "(not valid text)"
+	}
+	if r := []rune(tried); len(r) > 254 {
+		tried = string(r[:254]) + "…"
+	}
+	details := map[string]any{"email": tried, "reason": reason}
+	if addr != "" {
+		details["address"] = addr
+	}
+	return s.withTx(ctx, func(tx *sqlx.Tx, _ *pending) error {
+		return writeAudit(ctx, tx, anonymousActor, ActionLoginFailed, id, tried, details)
+	})
 }
 
 // SignOut ends the user's panel sign-ins. The panel's session cookie carries

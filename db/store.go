@@ -11,8 +11,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -30,6 +32,12 @@ type Store struct {
 	// now is the clock BanUser checks "until" against (time.Now).
 	now func() time.Time
 
+	// hashes bounds the password hashes computed at once (throttle.go).
+	hashes *hashGate
+	// throttleSweeps counts sign-in attempts, to sweep old throttle rows
+	// now and then.
+	throttleSweeps atomic.Uint64
+
 	// exportTimeout is the statement_timeout of the exports' queries; zero
 	// leaves the session's own.
 	exportTimeout time.Duration
@@ -37,7 +45,8 @@ type Store struct {
 
 // New wraps an open connection pool (driver "postgres") in a Store.
 func New(conn *sqlx.DB) *Store {
-	return &Store{db: conn, handlers: map[Event][]func(EventData){}, now: time.Now}
+	return &Store{db: conn, handlers: map[Event][]func(EventData){}, now: time.Now,
+		hashes: newHashGate(runtime.GOMAXPROCS(0) / 2)}
 }
 
 // DB returns the underlying pool, for health checks and tools.

@@ -13,22 +13,28 @@ import (
 // User is one account, with its roles. Banned is the ban in force now: a ban
 // whose end has passed reads as not banned, with no job to lift it.
 type User struct {
-	ID             string         `db:"id"`
-	Email          string         `db:"email"`
-	Name           string         `db:"name"`
-	EmailVerified  bool           `db:"email_verified"`
-	Banned         bool           `db:"banned"`
-	BanReason      string         `db:"ban_reason"`
-	BannedUntil    *time.Time     `db:"banned_until"`
-	BannedAt       *time.Time     `db:"banned_at"`
-	BannedBy       *string        `db:"banned_by"`
-	BannedByEmail  string         `db:"banned_by_email"`
-	HasPassword    bool           `db:"has_password"`
-	SessionVersion int            `db:"session_version"`
-	CreatedAt      time.Time      `db:"created_at"`
-	UpdatedAt      time.Time      `db:"updated_at"`
-	LastLoginAt    *time.Time     `db:"last_login_at"`
-	Roles          pq.StringArray `db:"roles"`
+	ID             string     `db:"id"`
+	Email          string     `db:"email"`
+	Name           string     `db:"name"`
+	EmailVerified  bool       `db:"email_verified"`
+	Banned         bool       `db:"banned"`
+	BanReason      string     `db:"ban_reason"`
+	BannedUntil    *time.Time `db:"banned_until"`
+	BannedAt       *time.Time `db:"banned_at"`
+	BannedBy       *string    `db:"banned_by"`
+	BannedByEmail  string     `db:"banned_by_email"`
+	HasPassword    bool       `db:"has_password"`
+	SessionVersion int        `db:"session_version"`
+	// MustChangePassword is set when an admin asked for a new password at
+	// the next sign-in: the panel asks for it before anything else.
+	MustChangePassword bool `db:"password_change_required"`
+	// PasswordChangedAt is when the password was last changed or set; nil
+	// if never since the account was made.
+	PasswordChangedAt *time.Time     `db:"password_changed_at"`
+	CreatedAt         time.Time      `db:"created_at"`
+	UpdatedAt         time.Time      `db:"updated_at"`
+	LastLoginAt       *time.Time     `db:"last_login_at"`
+	Roles             pq.StringArray `db:"roles"`
 }
 
 // HasRole reports whether the user holds the named role.
@@ -48,7 +54,7 @@ const bannedNow = `(u.banned AND (u.banned_until IS NULL OR u.banned_until > now
 const userColumns = `u.id, u.email, u.name, u.email_verified, ` + bannedNow + ` AS banned,
 	COALESCE(u.ban_reason, '') AS ban_reason, u.banned_until, u.banned_at, u.banned_by,
 	COALESCE((SELECT b.email FROM users b WHERE b.id = u.banned_by), '') AS banned_by_email,
-	u.password_hash IS NOT NULL AS has_password, u.session_version,
+	u.password_hash IS NOT NULL AS has_password, u.session_version, u.password_change_required, u.password_changed_at,
 	u.created_at, u.updated_at, u.last_login_at,
 	ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
 	      WHERE ur.user_id = u.id ORDER BY r.name) AS roles`

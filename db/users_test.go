@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -563,8 +564,22 @@ func TestAuthenticate(t *testing.T) {
 			if usersSnapshot(t, s) != before {
 				t.Fatalf("a refused sign-in changed the users table")
 			}
-			if n := len(auditRows(t, s)); n != audits {
-				t.Fatalf("a refused sign-in wrote %d audit rows", n-audits)
+			// One row, user.login_failed, naming the email tried and the
+			// reason, and never the password.
+			rows := auditRows(t, s)
+			if len(rows) != audits+1 {
+				t.Fatalf("a refused sign-in wrote %d audit rows, want 1", len(rows)-audits)
+			}
+			page, err := s.ListAudit(ctx, db.AuditFilter{Action: db.ActionLoginFailed, Limit: 100})
+			if err != nil || len(page.Entries) == 0 {
+				t.Fatalf("no user.login_failed row: %v", err)
+			}
+			d := page.Entries[0].DetailsMap()
+			if d["reason"] == "" || d["email"] == nil {
+				t.Errorf("login_failed details %v: want email and reason", d)
+			}
+			if c[1] != "" && strings.Contains(fmt.Sprint(d), c[1]) {
+				t.Errorf("login_failed details %v hold the password tried", d)
 			}
 		})
 	}

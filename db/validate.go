@@ -15,7 +15,8 @@ import (
 // bcryptCost is the work factor of stored hashes (and of dummyHash).
 const bcryptCost = 11
 
-// commonPasswords are refused whatever their length.
+// commonPasswords are refused whatever their length, on top of the breached
+// list (breached.go), which holds few passwords as long as MinPasswordLen.
 var commonPasswords = map[string]bool{
 	"password1234": true, "123456789012": true, "qwertyuiopas": true, "passwordpassword": true,
 	"letmeinletmein": true, "administrator": true, "iloveyou1234": true, "changemechangeme": true,
@@ -30,8 +31,8 @@ func CheckPassword(password string) error {
 		return invalid("password", fmt.Sprintf("must be at least %d characters", MinPasswordLen))
 	case len(password) > MaxPasswordBytes:
 		return invalid("password", fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes))
-	case commonPasswords[strings.ToLower(password)]:
-		return invalid("password", "is too common")
+	case commonPasswords[strings.ToLower(password)] || isBreached(password):
+		return invalid("password", "is on a list of commonly breached passwords: choose another")
 	case strings.Count(password, string([]rune(password)[0])) == utf8.RuneCountInString(password):
 		return invalid("password", "must not be one character repeated")
 	}

@@ -143,7 +143,7 @@ func (h *Handler) fillAdminForms(c echo.Context, vm *views.UserPage, d *db.UserD
 	}
 	vm.Edit = views.UserForm{Email: d.Email, Name: d.Name, Verified: d.EmailVerified}
 	vm.Roles = views.RolesForm{Roles: roles}
-	return nil
+	return h.fillSignIn(c, vm, d)
 }
 
 // refuseAdmin shows the user page again with 422, after fix has put the

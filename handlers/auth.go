@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/sessions"
@@ -184,21 +185,37 @@ func (h *Handler) showLogin(c echo.Context) error {
 }
 
 // login checks the credentials. Every refusal — unknown email, wrong
-// password, banned, not staff — gets the same answer, and db.Authenticate
-// takes about the same time for each.
+// password, banned, not staff — gets the same answer, and db.SignIn
+// takes about the same time for each. An account or address that failed too
+// often is told how long to wait (429), before any password is checked.
 func (h *Handler) login(c echo.Context) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	next := safeNext(c.FormValue("next"))
-	u, err := h.store.Authenticate(c.Request().Context(), email, c.FormValue("password"))
-	if errors.Is(err, db.ErrInvalidCredentials) {
-		vm := views.LoginPage{Chrome: h.chrome(c, "Sign in"), Email: email, Next: next, Error: "Sign-in failed: " + db.ErrInvalidCredentials.Error() + "."}
-		return h.render(c, http.StatusUnauthorized, views.LoginForm(vm))
+	u, err := h.store.SignIn(c.Request().Context(), db.Credentials{
+		Email: email, Password: c.FormValue("password"), Address: c.RealIP(),
+	})
+	refuse := func(status int, msg string) error {
+		vm := views.LoginPage{Chrome: h.chrome(c, "Sign in"), Email: email, Next: next, Error: msg}
+		return h.render(c, status, views.LoginForm(vm))
 	}
-	if err != nil {
+	var throttled *db.ThrottledError
+	switch {
+	case errors.Is(err, db.ErrInvalidCredentials):
+		return refuse(http.StatusUnauthorized, "Sign-in failed: "+db.ErrInvalidCredentials.Error()+".")
+	case errors.As(err, &throttled):
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(throttled.RetryAfter.Seconds())+1))
+		return refuse(http.StatusTooManyRequests, fmt.Sprintf("Too many attempts, try again in %d minutes.", throttled.Minutes()))
+	case errors.Is(err, db.ErrSignInBusy):
+		c.Response().Header().Set("Retry-After", "5")
+		return refuse(http.StatusServiceUnavailable, "The panel is busy with other sign-ins: try again in a moment.")
+	case err != nil:
 		return fmt.Errorf("sign in: %w", err)
 	}
 	if err := h.startSession(c, u); err != nil {
 		return err
+	}
+	if u.MustChangePassword {
+		return c.Redirect(http.StatusSeeOther, "/account")
 	}
 	return c.Redirect(http.StatusSeeOther, orDefault(next, homeFor(u)))
 }

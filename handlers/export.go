@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"encoding/csv"
 	"fmt"
 	"log/slog"
@@ -34,8 +33,9 @@ func exportURL(q userListQuery) string {
 	return q.url("/users/export.csv")
 }
 
-// exportUsers streams the filtered, sorted user list as CSV, then records
-// the export in the audit log.
+// exportUsers records the export in the audit log, then streams the
+// filtered, sorted user list as CSV. No byte leaves before the audit row is
+// committed: an export that cannot be recorded is refused.
 func (h *Handler) exportUsers(c echo.Context) error {
 	ctx := c.Request().Context()
 	roles, err := h.roleNames(ctx)
@@ -44,6 +44,9 @@ func (h *Handler) exportUsers(c echo.Context) error {
 	}
 	q := parseUserListQuery(c.QueryParams(), roles)
 	p := q.listParams()
+	if err := h.store.RecordExport(ctx, exportFilters(q), -1); err != nil {
+		return fmt.Errorf("export users: record the export: %w", err)
+	}
 
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
@@ -92,15 +95,6 @@ func (h *Handler) exportUsers(c echo.Context) error {
 	w.Flush()
 	if err == nil {
 		err = w.Error()
-	}
-	// The rows that left are on record even when the client went away, so
-	// the audit row does not follow the request's cancellation.
-	// It gets a deadline of its own, so that a frozen database cannot hold
-	// the request for ever.
-	recordCtx, cancelRecord := context.WithTimeout(context.WithoutCancel(ctx), recordExportTimeout)
-	defer cancelRecord()
-	if aerr := h.store.RecordExport(recordCtx, exportFilters(q), rows); aerr != nil {
-		h.log.ErrorContext(ctx, "record export", slog.Any("err", aerr))
 	}
 	if err != nil {
 		// The status is sent: all that is left is to log a cut export.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +44,9 @@ type Options struct {
 	// Draining, once true, makes /readyz answer 503 while the server goes
 	// on serving: a load balancer stops sending before shutdown.
 	Draining *atomic.Bool
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES); with none, the client is the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // MinSessionSecretLen is the shortest SessionSecret New accepts.
@@ -92,6 +97,9 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = h.handleError
+	// c.RealIP() is the client by this rule, for the sign-in throttle, the
+	// audit log and the request log alike.
+	e.IPExtractor = clientAddrExtractor(opts.TrustedProxies)
 
 	// A private registry, so that two servers in one process (tests) do not
 	// collide on the default one.
@@ -129,6 +137,7 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 		middleware.BodyLimit("256K"),
 		h.csrf(),
 		h.loadUser,
+		requirePasswordChange,
 	)
 
 	e.GET("/healthz", h.healthz)
@@ -166,6 +175,12 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.POST("/users/:id", h.updateUser, h.require(db.ActEditUser))
 	e.POST("/users/:id/roles", h.setRoles, h.require(db.ActSetRoles))
 	e.POST("/users/:id/delete", h.deleteUser, h.require(db.ActDeleteUser))
+	e.POST("/users/:id/password", h.setPassword, h.require(db.ActSetPassword))
+	e.POST("/users/:id/unlock", h.unlockUser, h.require(db.ActUnlock))
+
+	// Every staff member's own account (handlers/account.go).
+	e.GET("/account", h.showAccount, h.requireStaff)
+	e.POST("/account/password", h.changePassword, h.requireStaff)
 
 	// The audit log and the CSV exports (static routes, so they win over
 	// /users/:id).
@@ -180,5 +195,6 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 		e.GET("/users/:id/"+action, h.toUserPage, h.require(db.ActViewUser))
 	}
 	e.GET("/users/bulk", h.toUsers, h.require(db.ActListUsers))
+	e.GET("/account/password", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/account") }, h.requireStaff)
 	return e, nil
 }

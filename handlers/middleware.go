@@ -178,6 +178,8 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 				slog.Duration("duration", v.Latency),
 				slog.String("request_id", v.RequestID),
 			}
+			// The client by the trusted-proxy rule (clientaddr.go).
+			attrs = append(attrs, slog.String("client", c.RealIP()))
 			if u := currentUser(c); u != nil {
 				attrs = append(attrs, slog.String("user_id", u.ID))
 			}

@@ -10,8 +10,12 @@
 # The cluster lives in .data/pg (git-ignored) and is reused by every run. It
 # listens on 127.0.0.1 only, on a port derived from the repository's path so
 # that two checkouts never collide (PGPORT_LOCAL overrides it when the cluster
-# is first created), and trusts every local connection: it is a development
-# cluster, not a server. Messages go to stderr; stdout is only the URL.
+# is first created). TCP connections need a password (scram-sha-256): the
+# superuser's is in .data/pg/superuser.pw, and each database other than
+# postgres is owned by a role of the same name, not a superuser, whose
+# password is in .data/pg/DBNAME.pw. The URL printed for DBNAME connects as
+# that role; for postgres (the tests, which create databases) as the
+# superuser. Messages go to stderr; stdout is only the URL.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -107,11 +111,32 @@ pick_port() {
 	echo "$port"
 }
 
+# new_password prints a random password of letters and digits (URL-safe).
+new_password() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
+
+# password_file NAME creates (once) and prints the path of NAME's password.
+password_file() {
+	local f="$base/$1.pw"
+	if [ ! -s "$f" ]; then
+		(umask 077; new_password >"$f")
+	fi
+	echo "$f"
+}
+
 init_cluster() {
-	local bin=$1 port
+	local bin=$1 port pwfile
 	port=$(pick_port)
 	say "creating a PostgreSQL cluster in $pgdata (port $port)"
-	as_owner "$bin/initdb" -D "$pgdata" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+	pwfile=$(password_file superuser)
+	# initdb runs as the cluster's owner, who must read the password file.
+	local pwcopy="$base/.initdb.pw"
+	(umask 077; cp "$pwfile" "$pwcopy")
+	[ "$(id -u)" != 0 ] || chown postgres "$pwcopy"
+	# Local (socket) connections are the owner's own (peer); TCP needs the
+	# password.
+	as_owner "$bin/initdb" -D "$pgdata" -U postgres --pwfile="$pwcopy" --auth-local=peer \
+		--auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+	rm -f "$pwcopy"
 	# A unix socket path may not exceed ~107 bytes; a deep checkout goes
 	# without one (every client here uses TCP anyway).
 	local sockets=""
@@ -125,10 +150,59 @@ init_cluster() {
 		listen_addresses = '127.0.0.1'
 		port = $port
 		unix_socket_directories = '$sockets'
+		unix_socket_permissions = 0700
+		password_encryption = scram-sha-256
 		max_connections = 200
 		shared_buffers = 128MB
 		max_wal_size = 4GB
 		synchronous_commit = off
+	EOF
+}
+
+# require_passwords moves a cluster made by an earlier version of this script
+# (which trusted every connection) to password auth for TCP: the superuser
+# gets its password while trust still lets us in, then pg_hba.conf asks for
+# scram-sha-256 and the server reloads it.
+require_passwords() {
+	local bin=$1 port=$2 hba="$pgdata/pg_hba.conf"
+	as_owner grep -Eq '^host.*[[:space:]]trust[[:space:]]*$' "$hba" || return 0
+	say "switching the cluster's TCP connections from trust to password (scram-sha-256)"
+	local pw
+	pw=$(cat "$(password_file superuser)")
+	"$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+		-c "SET password_encryption = 'scram-sha-256'" -c "ALTER ROLE postgres PASSWORD '$pw'" >/dev/null
+	as_owner sed -i -E 's/^(host.*[[:space:]])trust[[:space:]]*$/\1scram-sha-256/; s/^(local.*[[:space:]])trust[[:space:]]*$/\1peer/' "$hba"
+	as_owner "$bin/pg_ctl" -D "$pgdata" reload >/dev/null
+}
+
+# ensure_app_role DB makes DB's own role (LOGIN, not a superuser, no other
+# rights) the owner of database DB and of everything in its public schema,
+# so that the panel can migrate its schema without being a superuser.
+ensure_app_role() {
+	local db=$1 bin=$2 port=$3 pw
+	pw=$(cat "$(password_file "$db")")
+	local psql=("$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres)
+	"${psql[@]}" -d postgres -v ON_ERROR_STOP=1 -v role="$db" -v pw="$pw" >/dev/null <<-'EOF'
+		SET password_encryption = 'scram-sha-256';
+		SELECT format('CREATE ROLE %I LOGIN', :'role')
+		WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
+		SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', :'role', :'pw') \gexec
+		SELECT format('ALTER DATABASE %I OWNER TO %I', :'role', :'role') \gexec
+	EOF
+	# Tables, sequences, views and functions a superuser made before.
+	"${psql[@]}" -d "$db" -v ON_ERROR_STOP=1 -v role="$db" >/dev/null <<-'EOF'
+		SELECT format('ALTER TABLE public.%I OWNER TO %I', c.relname, :'role')
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+		  AND pg_get_userbyid(c.relowner) <> :'role' \gexec
+		SELECT format('ALTER SEQUENCE public.%I OWNER TO %I', c.relname, :'role')
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind = 'S' AND pg_get_userbyid(c.relowner) <> :'role'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'a') \gexec
+		SELECT format('ALTER FUNCTION public.%I(%s) OWNER TO %I', p.proname, pg_get_function_identity_arguments(p.oid), :'role')
+		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> :'role'
+		  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') \gexec
 	EOF
 }
 
@@ -164,12 +238,22 @@ start() {
 		[ $tries -lt 60 ] || die "PostgreSQL on port $port does not answer; see $base/server.log"
 		sleep 0.5
 	done
-	local psql=("$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)
-	if [ -z "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+	require_passwords "$bin" "$port"
+	local superpw
+	superpw=$(cat "$(password_file superuser)")
+	export PGPASSWORD=$superpw
+	local psql=("$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres)
+	if [ -z "$("${psql[@]}" -v ON_ERROR_STOP=1 -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
 		say "creating database $db"
-		"${psql[@]}" -c "CREATE DATABASE \"$db\"" >/dev/null
+		"${psql[@]}" -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null
 	fi
-	echo "postgres://postgres@127.0.0.1:$port/$db?sslmode=disable"
+	if [ "$db" = postgres ]; then
+		# The tests create databases and roles: the superuser.
+		echo "postgres://postgres:$superpw@127.0.0.1:$port/postgres?sslmode=disable"
+		return
+	fi
+	ensure_app_role "$db" "$bin" "$port"
+	echo "postgres://$db:$(cat "$(password_file "$db")")@127.0.0.1:$port/$db?sslmode=disable"
 }
 
 stop() {

@@ -321,6 +321,8 @@ type UserPage struct {
 	Edit                            UserForm
 	Roles                           RolesForm
 	Delete                          DeleteForm
+	// SignIn is the sign-in lock and password forms (admins only).
+	SignIn SignInState
 	// BackURL returns to the user table.
 	BackURL string
 }
@@ -507,4 +509,42 @@ type RoleStat struct {
 	Users int64
 	// URL lists the role's users, for those who may see the table.
 	URL string
+}
+
+// SignInState is the admin's part of the user page about signing in: a
+// lock on the account, and the forms that lift it and set a password.
+type SignInState struct {
+	// LockedUntil is when the account's sign-in lock ends; nil when it is
+	// not locked.
+	LockedUntil *time.Time
+	// MustChangePassword says the user must choose a new password at their
+	// next sign-in.
+	MustChangePassword bool
+	// Self is the admin's own page: their password is changed on /account.
+	Self     bool
+	Password PasswordForm
+}
+
+// PasswordForm is a form that sets a password: the values to refill (never
+// the passwords themselves) and the message of a refusal by its field.
+type PasswordForm struct {
+	MustChange bool
+	Errors     map[string]string
+	// MinLen and MaxLen bound the new password, from db.
+	MinLen, MaxLen int
+}
+
+// AccountPage is the signed-in staff member's own page.
+type AccountPage struct {
+	Chrome
+	Email string
+	Name  string
+	Roles []string
+	// MustChangePassword says an admin asked for a new password: the panel
+	// shows nothing else until it is chosen.
+	MustChangePassword bool
+	PasswordChangedAt  *time.Time
+	Password           PasswordForm
+	// Changed says the password was just changed.
+	Changed bool
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
 	"golang.org/x/term"
@@ -66,6 +67,7 @@ var commands = []command{
 	{"set-roles", "set a user's roles", (*App).setRoles},
 	{"delete", "delete a user", (*App).deleteUser},
 	{"bulk", "preview or apply an action to many users at once", (*App).bulk},
+	{"set-password", "set a user's password, read from standard input or a prompt", (*App).setPassword},
 }
 
 // Run runs the command line args (without the program name) and returns
@@ -227,14 +229,27 @@ func openStore(ctx context.Context, rawURL string) (*db.Store, error) {
 	return store, nil
 }
 
-// redact hides the password of a database URL.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(an unreadable URL)"
+// redact hides the password of a connection string, in either of the forms
+// lib/pq reads: a URL (postgres://user:secret@host/db?password=secret) or
+// key=value words (host=h password='se cret' dbname=d).
+func redact(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "(an unreadable URL)"
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
 	}
-	return u.Redacted()
+	return keyValuePassword.ReplaceAllString(dsn, "${1}xxxxx")
 }
+
+// keyValuePassword is the password word of a key=value connection string:
+// a quoted value (with \' and \\ escapes) or a bare one up to a space.
+var keyValuePassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s]*)`)
 
 // isTerminal reports whether f is an *os.File on a terminal.
 func isTerminal(f any) (int, bool) {

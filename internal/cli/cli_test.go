@@ -387,6 +387,8 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"ShortSessionSecret", map[string]string{"SESSION_SECRET": "too-short"}, "at least 32 bytes"},
 		{"UnknownLogLevel", map[string]string{"LOG_LEVEL": "loud"}, `unknown log level "loud"`},
 		{"MalformedSecureCookies", map[string]string{"SECURE_COOKIES": "maybe"}, `SECURE_COOKIES="maybe"`},
+		{"BothSecrets", map[string]string{"SESSION_SECRET": strings.Repeat("s", 32), "SESSION_SECRET_FILE": "/x"}, "not both"},
+		{"MalformedTrustedProxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"}, `"proxy.example"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 )
 
 func (a *App) seed(ctx context.Context, args []string) error {
-	fs := a.newFlagSet("seed", "[--users N] [--seed S] [--if-empty]", `
+	fs := a.newFlagSet("seed", "[--users N] [--seed S] [--if-empty] [--force]", `
 Load N realistic demo users: names from many cultures, unique emails at
 reserved example domains, sign-ups growing over two years, about 70%
 verified, 1% banned, a few support and manager staff, sessions and OAuth
@@ -20,11 +20,16 @@ links. The same --seed gives the same users. Every demo user's password is
 "`+demo.Password+`", so that you can sign in as a seeded staff member.
 
 The load is one transaction (COPY): interrupted, it leaves nothing behind.
-It writes one audit row, as system:seed.`)
+It writes one audit row, as system:seed.
+
+Because demo staff share a public password, seed refuses a database that
+holds any user it did not make (another address, another password) unless
+--force is given: never seed a database real people use.`)
 	dbURL := databaseURLFlag(fs)
 	n := fs.Int("users", 2000, "make `N` users")
 	seed := fs.Uint64("seed", 1, "seed `S` of the random stream: the same seed makes the same users")
 	ifEmpty := fs.Bool("if-empty", false, "do nothing if the database has users other than admins")
+	force := fs.Bool("force", false, "seed even a database that holds users other than demo users")
 	if err := a.parse(fs, args, "database-url", "DATABASE_URL"); err != nil {
 		return err
 	}
@@ -49,6 +54,17 @@ It writes one audit row, as system:seed.`)
 		if total > admins {
 			fmt.Fprintf(a.Stdout, "The database has %d users already: not seeding.\n", total)
 			return nil
+		}
+	}
+
+	if !*force {
+		foreign, err := store.CountForeignUsers(ctx, demo.Domains(), demo.PasswordHash)
+		if err != nil {
+			return err
+		}
+		if foreign > 0 {
+			return fmt.Errorf("the database holds %d users that are not demo users: refusing to add demo staff "+
+				"whose password (%q) is public; pass --force if this database is only for trying the panel", foreign, demo.Password)
 		}
 	}
 

@@ -129,11 +129,38 @@ func TestSeedIfEmptyCountsOnlyAdmins(t *testing.T) {
 	url := testdb.URL(t)
 	env := map[string]string{"DATABASE_URL": url}
 	run(t, "", env, "ensure-admin").expect(t, exitOK)
-	r := run(t, "", env, "seed", "--users", "50", "--if-empty")
+	// make run's own call: its cluster holds the admin just ensured.
+	r := run(t, "", env, "seed", "--users", "50", "--if-empty", "--force")
 	r.expect(t, exitOK)
 	if !strings.Contains(r.stdout, "Seeded 50 users") {
 		t.Errorf("an admin alone should not stop --if-empty: %s", r.stdout)
 	}
+}
+
+// TestSeedRefusesForeignUsers: demo staff share a public password, so seed
+// adds none to a database that holds anyone else, unless --force.
+func TestSeedRefusesForeignUsers(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	env := map[string]string{"DATABASE_URL": url}
+	// A fresh database, then one of demo users only: both take more.
+	run(t, "", env, "seed", "--users", "20").expect(t, exitOK)
+	run(t, "", env, "seed", "--users", "20", "--seed", "2").expect(t, exitOK)
+	run(t, "strong-enough-pass-42\n", env, "create-user", "--email", "real@customer.example.org").expect(t, exitOK)
+	store := openTestStore(t, url)
+	before, err := store.CountUsers(context.Background(), db.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "", env, "seed", "--users", "20", "--seed", "3")
+	r.expect(t, exitError)
+	if !strings.Contains(r.stderr, "1 users that are not demo users") || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("refusal should say why and how: %s", r.stderr)
+	}
+	if after, _ := store.CountUsers(context.Background(), db.Filter{}); after != before {
+		t.Errorf("a refused seed changed the users: %d -> %d", before, after)
+	}
+	run(t, "", env, "seed", "--users", "20", "--seed", "3", "--force").expect(t, exitOK)
 }
 
 // TestSeedLargeRebuildsIndexes loads enough users to take the fast path,

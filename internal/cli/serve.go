@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,8 +26,11 @@ Serve the admin panel over HTTP. The schema is migrated first (safe when
 several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	dbURL := databaseURLFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` to listen on (env LISTEN_ADDR)")
-	secret := fs.String("session-secret", "", "`secret` of at least 32 bytes that signs and encrypts the session cookie; "+
-		"empty makes a random one, and sign-ins end at a restart (env SESSION_SECRET)")
+	// The session secret is never a flag: a command line is visible to
+	// every user of the machine (ps). It comes from SESSION_SECRET or the
+	// file SESSION_SECRET_FILE names.
+	proxies := fs.String("trusted-proxies", "", "comma-separated CIDR `ranges` of the proxies in front of the panel, "+
+		"whose X-Forwarded-For is believed; empty: the client is the connection's peer (env TRUSTED_PROXIES)")
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure, for a panel served over TLS (env SECURE_COOKIES)")
 	level := fs.String("log-level", "info", "debug, info, warn or error (env LOG_LEVEL)")
 	format := fs.String("log-format", "auto", "text, json, or auto: text on a terminal, else json (env LOG_FORMAT)")
@@ -44,7 +49,7 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second,
 		"after the drain, how long the requests in flight get to finish (env SHUTDOWN_TIMEOUT)")
 	if err := a.parse(fs, args, "database-url", "DATABASE_URL", "listen", "LISTEN_ADDR",
-		"session-secret", "SESSION_SECRET", "secure-cookies", "SECURE_COOKIES",
+		"trusted-proxies", "TRUSTED_PROXIES", "secure-cookies", "SECURE_COOKIES",
 		"log-level", "LOG_LEVEL", "log-format", "LOG_FORMAT",
 		"request-timeout", "REQUEST_TIMEOUT", "export-timeout", "EXPORT_TIMEOUT",
 		"db-connect-timeout", "DB_CONNECT_TIMEOUT", "statement-timeout", "DB_STATEMENT_TIMEOUT",
@@ -66,7 +71,14 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	if err != nil {
 		return err
 	}
-	key := []byte(*secret)
+	key, err := a.sessionSecret()
+	if err != nil {
+		return err
+	}
+	trusted, err := handlers.ParseTrustedProxies(*proxies)
+	if err != nil {
+		return usageErrorf("TRUSTED_PROXIES: %v", err)
+	}
 	switch {
 	case len(key) == 0:
 		key = make([]byte, 32)
@@ -74,7 +86,7 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 			return fmt.Errorf("make a session secret: %w", err)
 		}
 		key = []byte(hex.EncodeToString(key))
-		logger.Warn("SESSION_SECRET is not set: using a random one, so sign-ins will not survive a restart")
+		logger.Warn("neither SESSION_SECRET nor SESSION_SECRET_FILE is set: using a random secret, so sign-ins will not survive a restart")
 	case len(key) < handlers.MinSessionSecretLen:
 		return usageErrorf("the session secret must be at least %d bytes, got %d (try: openssl rand -hex 32)",
 			handlers.MinSessionSecretLen, len(key))
@@ -95,6 +107,9 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		return fmt.Errorf("cannot use the database at %s: %w", redact(*dbURL), err)
 	}
 	defer store.Close()
+	if n := db.BreachedPasswords(); n == 0 {
+		logger.Warn("built without the breached-password list (run make assets before go build): only a few common passwords are refused")
+	}
 
 	var draining atomic.Bool
 	panel, err := handlers.New(store, handlers.Options{
@@ -105,6 +120,7 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		RequestTimeout: *requestTimeout,
 		ExportTimeout:  *exportTimeout,
 		Draining:       &draining,
+		TrustedProxies: trusted,
 	})
 	if err != nil {
 		return fmt.Errorf("build the panel: %w", err)
@@ -157,6 +173,28 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// sessionSecret reads the session secret from SESSION_SECRET, or from the
+// file SESSION_SECRET_FILE names (trailing newlines trimmed); both set is a
+// mistake. Empty means none was given.
+func (a *App) sessionSecret() ([]byte, error) {
+	env, file := a.getenv("SESSION_SECRET"), a.getenv("SESSION_SECRET_FILE")
+	switch {
+	case env != "" && file != "":
+		return nil, usageErrorf("set SESSION_SECRET or SESSION_SECRET_FILE, not both")
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read SESSION_SECRET_FILE: %w", err)
+		}
+		b = bytes.TrimRight(b, "\r\n")
+		if len(b) == 0 {
+			return nil, usageErrorf("SESSION_SECRET_FILE %s is empty", file)
+		}
+		return b, nil
+	}
+	return []byte(env), nil
 }
 
 // newLogger makes the slog logger that serve logs to, on standard error.

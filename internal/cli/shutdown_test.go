@@ -31,7 +31,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	dbURL := testdb.URL(t)
 	createStaff(t, dbURL, "ada@shutdown.test", "admin", staffPassword)
 	const seeded = 20000
-	run(t, "", map[string]string{"DATABASE_URL": dbURL}, "seed", "--users", fmt.Sprint(seeded)).expect(t, exitOK)
+	run(t, "", map[string]string{"DATABASE_URL": dbURL}, "seed", "--force", "--users", fmt.Sprint(seeded)).expect(t, exitOK)
 	var users int
 	if err := openTestStore(t, dbURL).DB().Get(&users, `SELECT count(*) FROM users`); err != nil {
 		t.Fatal(err)

@@ -281,3 +281,45 @@ func generatePassword() (string, error) {
 	}
 	return string(b), nil
 }
+
+func (a *App) setPassword(ctx context.Context, args []string) error {
+	fs := a.newFlagSet("set-password", "--email EMAIL [--must-change]", `
+Set a user's password, for a forgotten one or the admin password that make
+run printed. The password is the first line of standard input when that is
+not a terminal (echo "$PASSWORD" | userpanel set-password --email ...),
+otherwise it is asked for, twice, without echo. The user's panel sign-ins
+end. It is audited, as system:cli.
+
+Exit status: 0 set, 1 refused (no such user, a weak password, a database
+error), 2 a usage error.`)
+	dbURL := databaseURLFlag(fs)
+	email := fs.String("email", "", "the user's email `address` (required)")
+	mustChange := fs.Bool("must-change", false, "make them choose a new password at their next sign-in")
+	if err := a.parse(fs, args, "database-url", "DATABASE_URL"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*email) == "" {
+		return usageErrorf("--email is required")
+	}
+	store, err := openStore(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.GetUserByEmail(ctx, *email)
+	if errors.Is(err, db.ErrNotFound) {
+		return fmt.Errorf("no user has the email %s", strings.TrimSpace(*email))
+	}
+	if err != nil {
+		return err
+	}
+	password, err := a.readPassword(ctx, "New password for "+u.Email)
+	if err != nil {
+		return err
+	}
+	if err := store.SetPassword(db.WithActor(ctx, db.SystemActor("cli")), u.ID, password, *mustChange); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Stdout, "set the password of %s; their panel sign-ins have ended\n", u.Email)
+	return nil
+}

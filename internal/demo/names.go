@@ -223,3 +223,17 @@ func weighted[T any](items []T, weights []int) []T {
 	}
 	return out
 }
+
+// Domains are every domain demo users have addresses at, so that seed can
+// tell its own users from anyone else's.
+func Domains() []string {
+	seen := map[string]bool{staffDomain: true}
+	out := []string{staffDomain}
+	for _, d := range domains {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
