@@ -25,7 +25,7 @@ const auditPerPage = 50
 var auditActions = []string{
 	db.ActionLogin, db.ActionLogout, db.ActionCreate, db.ActionUpdate, db.ActionRoles,
 	db.ActionBan, db.ActionUnban, db.ActionRevokeSessions, db.ActionDelete, db.ActionExport,
-	db.ActionSeed, db.ActionAuditExport,
+	db.ActionSeed, db.ActionAuditExport, db.ActionSessionEnd,
 }
 
 // auditQuery is the audit log's state, as the URL carries it:

@@ -227,7 +227,7 @@ func TestDashboard(t *testing.T) {
 	// A manager's navigation offers only what they may open.
 	var nav []string
 	pg.doc.Find(`nav[data-testid="nav"] a`).Each(func(_ int, a *goquery.Selection) { nav = append(nav, a.AttrOr("href", "")) })
-	if strings.Join(nav, " ") != "/ /dashboard" {
+	if strings.Join(nav, " ") != "/ /dashboard /account" {
 		t.Errorf("manager nav %v", nav)
 	}
 	if pg.has(`[data-testid="stat-roles"] a`) {
@@ -237,7 +237,7 @@ func TestDashboard(t *testing.T) {
 	sup := p.signedIn(supportEmail).get("/dashboard")
 	nav = nil
 	sup.doc.Find(`nav[data-testid="nav"] a`).Each(func(_ int, a *goquery.Selection) { nav = append(nav, a.AttrOr("href", "")) })
-	if strings.Join(nav, " ") != "/ /users /dashboard" {
+	if strings.Join(nav, " ") != "/ /users /dashboard /account" {
 		t.Errorf("support nav %v", nav)
 	}
 }
