@@ -387,6 +387,8 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"ShortSessionSecret", map[string]string{"SESSION_SECRET": "too-short"}, "at least 32 bytes"},
 		{"UnknownLogLevel", map[string]string{"LOG_LEVEL": "loud"}, `unknown log level "loud"`},
 		{"MalformedSecureCookies", map[string]string{"SECURE_COOKIES": "maybe"}, `SECURE_COOKIES="maybe"`},
+		{"MalformedIdleTimeout", map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, `SESSION_IDLE_TIMEOUT="soon"`},
+		{"ZeroMaxAge", map[string]string{"SESSION_MAX_AGE": "0s"}, "must be positive durations"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

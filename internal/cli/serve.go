@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"userpanel/db"
 	"userpanel/handlers"
 )
@@ -26,11 +28,21 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	secret := fs.String("session-secret", "", "`secret` of at least 32 bytes that signs and encrypts the session cookie; "+
 		"empty makes a random one, and sign-ins end at a restart (env SESSION_SECRET)")
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure, for a panel served over TLS (env SECURE_COOKIES)")
+	idle := fs.Duration("session-idle-timeout", db.DefaultSessionIdleTimeout,
+		"a panel sign-in ends this `long` after its last request (env SESSION_IDLE_TIMEOUT)")
+	maxAge := fs.Duration("session-max-age", db.DefaultSessionMaxAge,
+		"a panel sign-in ends this `long` after it began, however busy (env SESSION_MAX_AGE)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` of its own; "+
+		"without it (and without METRICS_TOKEN) metrics are not served (env METRICS_ADDR). "+
+		"The env METRICS_TOKEN, if set, is the bearer token /metrics asks for, on the panel's address too",
+	)
 	level := fs.String("log-level", "info", "debug, info, warn or error (env LOG_LEVEL)")
 	format := fs.String("log-format", "auto", "text, json, or auto: text on a terminal, else json (env LOG_FORMAT)")
 	if err := a.parse(fs, args, "database-url", "DATABASE_URL", "listen", "LISTEN_ADDR",
 		"session-secret", "SESSION_SECRET", "secure-cookies", "SECURE_COOKIES",
-		"log-level", "LOG_LEVEL", "log-format", "LOG_FORMAT"); err != nil {
+		"log-level", "LOG_LEVEL", "log-format", "LOG_FORMAT",
+		"session-idle-timeout", "SESSION_IDLE_TIMEOUT", "session-max-age", "SESSION_MAX_AGE",
+		"metrics-addr", "METRICS_ADDR"); err != nil {
 		return err
 	}
 	logger, err := a.newLogger(*level, *format)
@@ -51,6 +63,12 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 			handlers.MinSessionSecretLen, len(key))
 	}
 
+	if *idle <= 0 || *maxAge <= 0 {
+		return usageErrorf("the session idle timeout and max age must be positive durations, e.g. 30m and 12h")
+	}
+	metricsToken := a.getenv("METRICS_TOKEN")
+	registry := prometheus.NewRegistry()
+
 	store, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
@@ -67,10 +85,20 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		SecureCookies: *secure,
 		Logger:        logger,
 		Static:        a.Static,
+
+		SessionIdleTimeout: *idle,
+		SessionMaxAge:      *maxAge,
+		MetricsToken:       metricsToken,
+		Metrics:            registry,
 	})
 	if err != nil {
 		return fmt.Errorf("build the panel: %w", err)
 	}
+	stopMetrics, err := a.serveMetrics(*metricsAddr, handlers.MetricsHandler(registry, metricsToken), metricsToken != "", logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
