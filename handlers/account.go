@@ -53,4 +53,3 @@ func (h *Handler) endAccountSession(c echo.Context) error {
 	h.addFlash(c, "success", "That session has ended: it is signed out.")
 	return redirect(c, "/account")
 }
-
