@@ -94,7 +94,7 @@ func (h *Handler) cookieToken(c echo.Context) string {
 // token, so that nothing set before the sign-in carries over.
 func (h *Handler) startSession(c echo.Context, u *db.User) error {
 	req := c.Request()
-	tok, ps, err := h.store.StartPanelSession(req.Context(), u, h.limits, c.RealIP(), req.UserAgent())
+	tok, ps, err := h.store.StartPanelSession(req.Context(), u, h.limits, sessionClientAddr(c), req.UserAgent())
 	if err != nil {
 		return fmt.Errorf("start session: %w", err)
 	}
@@ -113,6 +113,16 @@ func (h *Handler) startSession(c echo.Context, u *db.User) error {
 	c.Set(ctxPanelSession, ps)
 	c.Set(csrfContextKey, h.csrfFor("session", tok))
 	return nil
+}
+
+// sessionClientAddr is the address a session is listed under: the
+// configured client-address rule (trusted proxies) when there is one, and
+// otherwise the connection's peer, never a header any client can send.
+func sessionClientAddr(c echo.Context) string {
+	if c.Echo().IPExtractor != nil {
+		return c.RealIP()
+	}
+	return echo.ExtractIPDirect()(c.Request())
 }
 
 // endSession removes the session cookie. The CSRF cookie stays: the page

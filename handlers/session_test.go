@@ -104,6 +104,30 @@ func TestSessionDefaultLimits(t *testing.T) {
 			}
 		})
 	}
+	// A form posted after the timeout leads to the sign-in page, back to
+	// the page the form was on, not to a CSRF error; and it changes nothing.
+	t.Run("PostAfterExpiry", func(t *testing.T) {
+		target := p.addUser("tom.target@panel.test", "Tom")
+		b := p.signedIn(supportEmail)
+		tok := b.csrf()
+		p.exec(`UPDATE panel_sessions SET last_seen_at = now() - interval '31 minutes' WHERE id = $1`, b.sessionRowID())
+		pg := b.post("/users/"+target+"/ban", url.Values{"_csrf": {tok}, "reason": {"x"}, "duration": {"1h"}},
+			"Referer", p.srv.URL+"/users/"+target)
+		wantSignedOut(t, "POST after the idle timeout", pg, "/users/"+target)
+		if p.auditCount(target, db.ActionBan) != 0 {
+			t.Error("an expired session banned a user")
+		}
+	})
+	// A spoofed X-Forwarded-For is not the address a session is listed under.
+	t.Run("AddressFromTheConnection", func(t *testing.T) {
+		b := p.browser()
+		b.signInWith(supportEmail, "X-Forwarded-For", "203.0.113.9")
+		var addr string
+		_ = p.store.DB().Get(&addr, `SELECT client_addr FROM panel_sessions WHERE id = $1`, b.sessionRowID())
+		if addr != "127.0.0.1" {
+			t.Errorf("session listed under %q, want the connection's 127.0.0.1", addr)
+		}
+	})
 	// last_seen_at is written at most once a minute, not on every request.
 	t.Run("LastSeenWrittenOncePerMinute", func(t *testing.T) {
 		b := p.signedIn(supportEmail)
