@@ -163,3 +163,24 @@ func TestBrowserRefusedCreateAddress(t *testing.T) {
 	p.waitFor("the form again after a reload", func(s pageState) bool { return s.path() == "/users/new" && s.H1 != "" })
 	p.noPageErrors()
 }
+
+// TestBrowserAuditFilters: the audit log applies each filter as it changes,
+// as the user table does, and keeps it in the address bar.
+func TestBrowserAuditFilters(t *testing.T) {
+	t.Parallel()
+	p := newPanel(t, "auditlog")
+	p.signIn(adminEmail, adminPassword)
+	p.open("/audit")
+	p.waitFor("the audit log", func(s pageState) bool { return s.H1 == "Audit log" })
+	p.setMarker(3)
+	p.choose(`select[data-testid="audit-action-filter"]`, "user.login")
+	p.waitFor("the sign-ins only", func(s pageState) bool { return s.query("action") == "user.login" })
+	rng := p.textOf(`[data-testid="range"]`, func(s string) bool { return strings.HasPrefix(s, "1–1 of 1") })
+	p.click(`input[data-testid="audit-hide-signins"]`)
+	p.waitFor("sign-ins hidden", func(s pageState) bool { return s.query("signins") == "hide" })
+	p.textOf(`[data-testid="empty"]`, func(s string) bool { return strings.Contains(s, "No audit entries match") })
+	if s := p.waitFor("the same page", func(pageState) bool { return true }); s.Marker == nil || *s.Marker != 3 {
+		t.Errorf("filtering reloaded the page (range was %q); it should swap the table only", rng)
+	}
+	p.noPageErrors()
+}

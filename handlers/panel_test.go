@@ -100,6 +100,16 @@ func TestRoutesByRole(t *testing.T) {
 		{"/users/not-a-uuid", expect("/users/not-a-uuid", 403, 404, 404)},
 		{"/users/00000000-0000-0000-0000-000000000000", expect("/users/00000000-0000-0000-0000-000000000000", 403, 404, 404)},
 		{"/dashboard", expect("/dashboard", 200, 200, 200)},
+		{"/dashboard?range=1y", expect("/dashboard?range=1y", 200, 200, 200)},
+		{"/users/new", expect("/users/new", 403, 403, 200)},
+		{"/users/export.csv", expect("/users/export.csv", 403, 403, 200)},
+		{"/audit", expect("/audit", 403, 403, 200)},
+		{"/audit?signins=hide&from=2026-01-01", expect("/audit?signins=hide&from=2026-01-01", 403, 403, 200)},
+		{"/audit/export.csv", expect("/audit/export.csv", 403, 403, 200)},
+		// A form's POST address typed as a GET leads to the form's page.
+		{user + "/delete", expect(user+"/delete", 403, 303, 303)},
+		{user + "/ban", expect(user+"/ban", 403, 303, 303)},
+		{"/users/bulk", expect("/users/bulk", 403, 303, 303)},
 		{"/healthz", everyone(200)},
 		{"/readyz", everyone(200)},
 		{"/account", expect("/account", 200, 200, 200)},
@@ -147,6 +157,7 @@ func TestRoutesByRole(t *testing.T) {
 		{user + "/revoke-sessions", nil, db.ActionRevokeSessions},
 		{user + "/ban", url.Values{"reason": {"spam"}, "duration": {"1h"}}, db.ActionBan},
 		{user + "/unban", nil, db.ActionUnban},
+		{"/users/bulk", url.Values{"action": {"revoke_sessions"}, "ids": {target}, "confirm": {"yes"}}, db.ActionRevokeSessions},
 	}
 	for _, v := range visitors {
 		for _, post := range posts {
@@ -155,8 +166,12 @@ func TestRoutesByRole(t *testing.T) {
 			switch v {
 			case "support", "admin":
 				wantStatus(t, "POST "+post.path+" as "+v, pg, http.StatusSeeOther)
-				if loc := pg.header.Get("Location"); loc != user {
-					t.Errorf("POST %s as %s: Location %q, want %q", post.path, v, loc, user)
+				wantLoc := user
+				if post.path == "/users/bulk" {
+					wantLoc = "/users"
+				}
+				if loc := pg.header.Get("Location"); loc != wantLoc {
+					t.Errorf("POST %s as %s: Location %q, want %q", post.path, v, loc, wantLoc)
 				}
 				if p.auditCount(target, post.action) != before+1 {
 					t.Errorf("POST %s as %s: no audit row %s", post.path, v, post.action)
