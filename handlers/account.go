@@ -53,3 +53,9 @@ func (h *Handler) endAccountSession(c echo.Context) error {
 	h.addFlash(c, "success", "That session has ended: it is signed out.")
 	return redirect(c, "/account")
 }
+
+// toAccount sends a GET of a session's end address (typed, or kept by a
+// browser) to the account page rather than to a 405.
+func (h *Handler) toAccount(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/account")
+}

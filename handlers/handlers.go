@@ -170,6 +170,7 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	e.GET("/dashboard", h.dashboard, staff)
 	e.GET("/account", h.account, staff)
 	e.POST("/account/sessions/:id/end", h.endAccountSession, staff)
+	e.GET("/account/sessions/:id/end", h.toAccount, staff)
 	e.GET("/users", h.listUsers, moderators)
 	e.GET("/users/count", h.countUsers, moderators)
 	e.GET("/users/:id", h.showUser, moderators)

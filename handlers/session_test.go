@@ -276,6 +276,12 @@ func TestAccountSessions(t *testing.T) {
 		}
 		wantStatus(t, "end it again", here.post("/account/sessions/"+otherID+"/end", nil), http.StatusNotFound)
 	})
+	t.Run("GetOfThePostAddress", func(t *testing.T) {
+		pg := here.get("/account/sessions/" + otherID + "/end")
+		if pg.status != http.StatusSeeOther || pg.header.Get("Location") != "/account" {
+			t.Errorf("GET of the end address: %d to %q", pg.status, pg.header.Get("Location"))
+		}
+	})
 	t.Run("Anonymous", func(t *testing.T) {
 		pg := p.browser().post("/account/sessions/"+otherID+"/end", nil)
 		if pg.status != http.StatusSeeOther || !strings.HasPrefix(pg.header.Get("Location"), "/login") {
