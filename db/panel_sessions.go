@@ -256,3 +256,17 @@ func (s *Store) SignOutSession(ctx context.Context, token string) error {
 		return writeAudit(ctx, tx, actor, ActionLogout, row.UserID, row.Email, map[string]any{"session_id": row.ID})
 	})
 }
+
+// DropPanelSession ends a session whose user may no longer use the panel
+// (banned, or no staff role left), so that it does not come back if the ban
+// is lifted or the role granted again. It is not audited: the ban or the
+// role change that caused it is.
+func (s *Store) DropPanelSession(ctx context.Context, id string) error {
+	if !validID(id) {
+		return ErrNotFound
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE panel_sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL`, id); err != nil {
+		return fmt.Errorf("db: drop panel session: %w", err)
+	}
+	return nil
+}

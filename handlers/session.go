@@ -173,6 +173,9 @@ func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
 			return fmt.Errorf("load signed-in user: %w", err)
 		}
 		if u.Banned || !hasAnyRole(u, db.StaffRoles...) {
+			if err := h.store.DropPanelSession(req.Context(), ps.ID); err != nil {
+				return fmt.Errorf("end the session of a user who may no longer sign in: %w", err)
+			}
 			h.endSession(c)
 			return next(c)
 		}

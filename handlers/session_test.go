@@ -327,6 +327,27 @@ func TestSignOutWithDatabaseDown(t *testing.T) {
 	}
 }
 
+// A session refused because its user lost the staff role stays ended when
+// the role comes back: a copy of its cookie does not revive.
+func TestSessionDoesNotReviveWithTheRole(t *testing.T) {
+	t.Parallel()
+	p := newTestPanel(t)
+	id := p.addUser(supportEmail, "Sam", "support")
+	b := p.signedIn(supportEmail)
+	stolen := b.cookie(sessionName)
+	if err := p.store.SetRoles(asActor(), id, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantSignedOut(t, "without the role", b.get("/users"), "/users")
+	if err := p.store.SetRoles(asActor(), id, []string{"support"}); err != nil {
+		t.Fatal(err)
+	}
+	replay := p.browser()
+	u, _ := url.Parse(p.srv.URL)
+	replay.client.Jar.SetCookies(u, []*http.Cookie{{Name: stolen.Name, Value: stolen.Value, Path: "/"}})
+	wantSignedOut(t, "the old cookie after the role is back", replay.get("/users"), "/users")
+}
+
 // Two panel servers on one database: a session started on one works on the
 // other, and ending it on either ends it on both.
 func TestSessionsAcrossServers(t *testing.T) {
