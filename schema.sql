@@ -237,6 +237,26 @@ CREATE TABLE IF NOT EXISTS signin_throttle (
 -- Old rows are swept by age.
 CREATE INDEX IF NOT EXISTS signin_throttle_last_failure_idx ON signin_throttle (last_failure_at);
 
+-- Panel sign-ins: one row per browser session of a staff member. The cookie
+-- carries a random token; only its SHA-256 is kept here, so that a copy of
+-- this table signs nobody in. session_version is the user's at sign-in: a
+-- sign-out everywhere, a ban or a password change raises the user's, which
+-- ends every row at once on every instance. Idle and absolute limits are
+-- checked on every request against last_seen_at and created_at.
+CREATE TABLE IF NOT EXISTS panel_sessions (
+    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    token_hash      bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    user_id         uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    session_version integer NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    last_seen_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at      timestamptz NOT NULL,
+    ended_at        timestamptz,
+    client_addr     text NOT NULL DEFAULT '' CHECK (length(client_addr) <= 64),
+    user_agent      text NOT NULL DEFAULT '' CHECK (length(user_agent) <= 512)
+);
+CREATE INDEX IF NOT EXISTS panel_sessions_user_idx ON panel_sessions (user_id, created_at DESC);
+
 -- Per-day rollups for the dashboard (schema version 5). The counts that
 -- would otherwise scan the users table (signups per day, signed in within N
 -- days, bans in force) are kept here by statement-level triggers in the same

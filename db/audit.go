@@ -85,6 +85,7 @@ var AuditActions = []string{
 	ActionLogin, ActionLogout, ActionCreate, ActionUpdate, ActionRoles, ActionBan, ActionUnban,
 	ActionRevokeSessions, ActionDelete, ActionExport, ActionSeed, ActionBulk, ActionAuditExport,
 	ActionLoginFailed, ActionLoginLocked, ActionUnlock, ActionPasswordChange, ActionPasswordSet, ActionPasswordForce,
+	ActionSessionEnd,
 }
 
 // writeAudit records one change in the audit log, inside the change's transaction.

@@ -19,19 +19,30 @@ func passwordForm() views.PasswordForm {
 
 // showAccount is the signed-in staff member's own page.
 func (h *Handler) showAccount(c echo.Context) error {
-	return h.render(c, http.StatusOK, views.AccountView(h.accountPage(c, passwordForm())))
+	vm, err := h.accountPage(c, passwordForm())
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.AccountView(vm))
 }
 
-func (h *Handler) accountPage(c echo.Context, f views.PasswordForm) views.AccountPage {
+// accountPage is the account page's view-model: the password form f and the
+// staff member's panel sessions.
+func (h *Handler) accountPage(c echo.Context, f views.PasswordForm) (views.AccountPage, error) {
 	u := currentUser(c)
+	sessions, err := h.accountSessions(c)
+	if err != nil {
+		return views.AccountPage{}, err
+	}
 	return views.AccountPage{
+		Sessions: sessions,
 		Chrome: h.chrome(c, "Your account"),
 		Email:  u.Email, Name: u.Name, Roles: u.Roles,
 		MustChangePassword: u.MustChangePassword,
 		PasswordChangedAt:  u.PasswordChangedAt,
 		Password:           f,
 		Changed:            c.QueryParam("changed") != "" && !u.MustChangePassword,
-	}
+	}, nil
 }
 
 // changePassword sets the staff member's own password: the current one is
@@ -42,14 +53,14 @@ func (h *Handler) changePassword(c echo.Context) error {
 	current, password := c.FormValue("current_password"), c.FormValue("password")
 	if password != c.FormValue("confirm") {
 		f.Errors = map[string]string{"confirm": "The two new passwords differ."}
-		return h.render(c, http.StatusUnprocessableEntity, views.AccountView(h.accountPage(c, f)))
+		return h.refuseAccount(c, f)
 	}
 	u, err := h.store.ChangeOwnPassword(c.Request().Context(), current, password)
 	var ve *db.ValidationError
 	switch {
 	case errors.As(err, &ve):
 		f.Errors = map[string]string{ve.Field: passwordRefusal(ve)}
-		return h.render(c, http.StatusUnprocessableEntity, views.AccountView(h.accountPage(c, f)))
+		return h.refuseAccount(c, f)
 	case errors.Is(err, db.ErrSignInBusy):
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "busy")
 	case err != nil:
@@ -62,6 +73,16 @@ func (h *Handler) changePassword(c echo.Context) error {
 	}
 	// The flash would go in the old session's cookie, so the page says it.
 	return c.Redirect(http.StatusSeeOther, "/account?changed=1")
+}
+
+// refuseAccount shows the account page again with the password form's error.
+func (h *Handler) refuseAccount(c echo.Context, f views.PasswordForm) error {
+	vm, err := h.accountPage(c, f)
+	if err != nil {
+		return err
+	}
+	vm.CanonicalURL = "/account"
+	return h.render(c, http.StatusUnprocessableEntity, views.AccountView(vm))
 }
 
 // passwordRefusal is the sentence by a refused password field.
@@ -150,4 +171,45 @@ func (h *Handler) fillSignIn(c echo.Context, vm *views.UserPage, d *db.UserDetai
 		vm.SignIn.LockedUntil = &lock.Until
 	}
 	return nil
+}
+
+// accountSessions is the view-model of the staff member's live sessions.
+func (h *Handler) accountSessions(c echo.Context) (views.AccountSessionsView, error) {
+	u, current := currentUser(c), currentSession(c)
+	list, err := h.store.ListPanelSessions(c.Request().Context(), u.ID, h.limits)
+	if err != nil {
+		return views.AccountSessionsView{}, fmt.Errorf("account sessions: %w", err)
+	}
+	vm := views.AccountSessionsView{CSRF: csrfToken(c)}
+	for _, s := range list {
+		vm.Sessions = append(vm.Sessions, views.AccountSession{
+			ID: s.ID, ClientAddr: s.ClientAddr, UserAgent: s.UserAgent,
+			SignedIn: s.CreatedAt, LastSeen: s.LastSeenAt,
+			Current: current != nil && current.ID == s.ID,
+		})
+	}
+	return vm, nil
+}
+
+// endAccountSession ends one of the signed-in staff member's own sessions
+// (audited). Someone else's session is a 404, like one that does not exist.
+// Ending this browser's own session is a sign-out.
+func (h *Handler) endAccountSession(c echo.Context) error {
+	id := c.Param("id")
+	if err := h.store.EndOwnPanelSession(c.Request().Context(), id); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	if cur := currentSession(c); cur != nil && cur.ID == id {
+		h.endSession(c)
+		h.expireCookie(c, h.csrfCookie)
+		return redirect(c, "/login")
+	}
+	h.addFlash(c, "success", "That session has ended: it is signed out.")
+	return redirect(c, "/account")
+}
+
+// toAccount sends a GET of a session's end address (typed, or kept by a
+// browser) to the account page rather than to a 405.
+func (h *Handler) toAccount(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/account")
 }

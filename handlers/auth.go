@@ -1,109 +1,24 @@
 package handlers
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
 	"userpanel/db"
 	"userpanel/views"
 )
 
-// sessionName is the session cookie.
-const sessionName = "userpanel_session"
-
-// sessionMaxAge bounds a sign-in to a working day, in seconds. The limit is
-// also inside the signed cookie, so an old cookie replayed later is refused.
-const sessionMaxAge = 12 * 60 * 60
-
-// Session values.
-const (
-	keyUserID  = "uid"
-	keyVersion = "ver"
-)
-
-// deriveKey turns the one configured secret into independent keys, one per
-// purpose.
-func deriveKey(secret []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("userpanel " + purpose))
-	return m.Sum(nil)
-}
-
-// newSessionStore signs (HMAC-SHA256) and encrypts (AES-256) the session
-// cookie with keys derived from secret.
-func newSessionStore(secret []byte, secure bool) *sessions.CookieStore {
-	s := sessions.NewCookieStore(deriveKey(secret, "session authentication"), deriveKey(secret, "session encryption"))
-	s.Options = &sessions.Options{
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   secure,
-		SameSite: http.SameSiteLaxMode,
-	}
-	s.MaxAge(sessionMaxAge)
-	return s
-}
-
-// secureCookies reports whether this answer's cookies must be Secure: when
-// told so, or when the request itself came over TLS.
-func (h *Handler) secureCookies(c echo.Context) bool { return h.secure || c.IsTLS() }
-
-// sessionUser reads the user id and session version from the cookie.
-func (h *Handler) sessionUser(c echo.Context) (id string, version int, ok bool) {
-	sess, err := h.sessions.Get(c.Request(), sessionName)
-	if err != nil {
-		// A cookie we cannot read (tampered, expired, or signed with an old
-		// secret) is no sign-in; remove it.
-		if _, cerr := c.Cookie(sessionName); cerr == nil {
-			h.endSession(c)
-		}
-		return "", 0, false
-	}
-	id, _ = sess.Values[keyUserID].(string)
-	version, _ = sess.Values[keyVersion].(int)
-	return id, version, id != ""
-}
-
-// startSession signs u in with a brand-new session and a new CSRF token, so
-// that nothing set before the sign-in carries over.
-func (h *Handler) startSession(c echo.Context, u *db.User) error {
-	sess := sessions.NewSession(h.sessions, sessionName)
-	opts := *h.sessions.Options
-	opts.Secure = h.secureCookies(c)
-	sess.Options = &opts
-	sess.IsNew = true
-	sess.Values[keyUserID] = u.ID
-	sess.Values[keyVersion] = u.SessionVersion
-	if err := h.sessions.Save(c.Request(), c.Response(), sess); err != nil {
-		return fmt.Errorf("save session: %w", err)
-	}
-	h.expireCookie(c, csrfCookieName)
-	return nil
-}
-
-// endSession removes the session cookie. The CSRF cookie stays: the page
-// being rendered may carry its token in a form (the sign-in form, after a
-// session that no longer holds).
-func (h *Handler) endSession(c echo.Context) {
-	h.expireCookie(c, sessionName)
-}
-
-func (h *Handler) expireCookie(c echo.Context, name string) {
-	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		Secure: h.secureCookies(c), SameSite: http.SameSiteLaxMode})
-}
-
 // addFlash keeps a message for the next page the user sees.
 func (h *Handler) addFlash(c echo.Context, kind, message string) {
-	sess, err := h.sessions.Get(c.Request(), sessionName)
+	sess, err := h.sessions.Get(c.Request(), h.sessionCookie)
 	if err != nil || sess.IsNew {
 		return
 	}
@@ -116,7 +31,7 @@ func (h *Handler) addFlash(c echo.Context, kind, message string) {
 
 // popFlashes returns the waiting messages and removes them from the session.
 func (h *Handler) popFlashes(c echo.Context) []views.Flash {
-	sess, err := h.sessions.Get(c.Request(), sessionName)
+	sess, err := h.sessions.Get(c.Request(), h.sessionCookie)
 	if err != nil || sess.IsNew {
 		return nil
 	}
@@ -221,19 +136,28 @@ func (h *Handler) login(c echo.Context) error {
 }
 
 // logout ends the session. It is a POST with a CSRF token, so another site
-// cannot sign a staff member out.
+// cannot sign a staff member out. The session's row is ended too, so that a
+// copy of the cookie no longer works. The cookies are cleared even when the
+// database cannot be reached: the browser is signed out in any case, and
+// the row runs out at its idle timeout.
 func (h *Handler) logout(c echo.Context) error {
-	// End the sign-in on the server too, so that a copy of the cookie no
-	// longer works; the browser's cookie is then cleared as well.
-	if u := currentUser(c); u != nil {
-		if err := h.store.SignOut(c.Request().Context(), u.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("sign out: %w", err)
+	if tok, _ := c.Get(ctxSessionToken).(string); tok != "" {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), signOutTimeout)
+		err := h.store.SignOutSession(ctx, tok)
+		cancel()
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			h.log.WarnContext(c.Request().Context(), "sign out: could not end the session in the database; cookies cleared",
+				"err", err)
 		}
 	}
 	h.endSession(c)
-	h.expireCookie(c, csrfCookieName)
+	h.expireCookie(c, h.csrfCookie)
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
+
+// signOutTimeout bounds the database write of a sign-out, so that a hung
+// database cannot keep the browser from being signed out.
+const signOutTimeout = 3 * time.Second
 
 func orDefault(s, def string) string {
 	if s == "" {

@@ -47,6 +47,20 @@ type Options struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
 	// (TRUSTED_PROXIES); with none, the client is the connection's peer.
 	TrustedProxies []netip.Prefix
+	// SessionIdleTimeout ends a panel session this long after its last
+	// request; zero means db.DefaultSessionIdleTimeout (30 minutes).
+	SessionIdleTimeout time.Duration
+	// SessionMaxAge ends a panel session this long after its sign-in,
+	// whatever happens in between; zero means db.DefaultSessionMaxAge (12
+	// hours).
+	SessionMaxAge time.Duration
+	// MetricsToken, when set, opens GET /metrics on the panel's address to
+	// requests bearing it (Authorization: Bearer). Without it /metrics is
+	// not served there (404): see MetricsHandler for a separate address.
+	MetricsToken string
+	// Metrics is the registry the panel's metrics go to; nil makes a private
+	// one. Pass one to serve it elsewhere with MetricsHandler.
+	Metrics *prometheus.Registry
 }
 
 // MinSessionSecretLen is the shortest SessionSecret New accepts.
@@ -57,6 +71,12 @@ type Handler struct {
 	store    *db.Store
 	log      *slog.Logger
 	sessions *sessions.CookieStore
+	// sessionCookie and csrfCookie are the cookies' names, with the
+	// __Host- prefix under SecureCookies.
+	sessionCookie, csrfCookie string
+	// csrfKey derives CSRF tokens from session tokens.
+	csrfKey []byte
+	limits  db.SessionLimits
 	// secure marks cookies Secure even on a plain-HTTP request, for a panel
 	// behind a TLS-terminating proxy.
 	secure bool
@@ -79,18 +99,32 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	limits := db.SessionLimits{Idle: opts.SessionIdleTimeout, MaxAge: opts.SessionMaxAge}
+	if limits.Idle <= 0 {
+		limits.Idle = db.DefaultSessionIdleTimeout
+	}
+	if limits.MaxAge <= 0 {
+		limits.MaxAge = db.DefaultSessionMaxAge
+	}
 	h := &Handler{
-		store:    store,
-		log:      logger,
-		sessions: newSessionStore(opts.SessionSecret, opts.SecureCookies),
-		secure:   opts.SecureCookies,
-		assets:   assetURLs(opts.Static),
-		draining: opts.Draining,
+		store:         store,
+		log:           logger,
+		sessions:      newSessionStore(opts.SessionSecret, opts.SecureCookies, int(limits.MaxAge.Seconds())),
+		sessionCookie: sessionName,
+		csrfCookie:    csrfCookieName,
+		csrfKey:       deriveKey(opts.SessionSecret, "csrf"),
+		limits:        limits,
+		secure:        opts.SecureCookies,
+		assets:        assetURLs(opts.Static),
+		draining:      opts.Draining,
 
 		exportTimeout: opts.ExportTimeout,
 	}
 	if h.draining == nil {
 		h.draining = new(atomic.Bool)
+	}
+	if opts.SecureCookies {
+		h.sessionCookie, h.csrfCookie = hostPrefix+sessionName, hostPrefix+"csrf"
 	}
 
 	e := echo.New()
@@ -103,7 +137,10 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 
 	// A private registry, so that two servers in one process (tests) do not
 	// collide on the default one.
-	registry := prometheus.NewRegistry()
+	registry := opts.Metrics
+	if registry == nil {
+		registry = prometheus.NewRegistry()
+	}
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := echoprometheus.MiddlewareConfig{
 		Namespace:  "userpanel",
@@ -135,14 +172,18 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 		middleware.Recover(),
 		securityHeaders(opts.SecureCookies),
 		middleware.BodyLimit("256K"),
-		h.csrf(),
 		h.loadUser,
 		requirePasswordChange,
+		h.csrf,
 	)
 
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
-	e.GET("/metrics", echoprometheus.NewHandlerWithConfig(echoprometheus.HandlerConfig{Gatherer: registry}))
+	// Metrics on the panel's own address only with a token: without one
+	// the route does not exist (see MetricsHandler for METRICS_ADDR).
+	if opts.MetricsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(MetricsHandler(registry, opts.MetricsToken)))
+	}
 	if opts.Static != nil {
 		e.GET("/static/*", echo.StaticDirectoryHandler(opts.Static, true), cacheStatic)
 	}
@@ -169,6 +210,9 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	// ban, unban and sign out non-staff only), which the db checks per
 	// action. A static route, so it wins over /users/:id.
 	e.POST("/users/bulk", h.bulkUsers, h.require(db.ActBulkBan, db.ActBulkUnban, db.ActBulkRevoke, db.ActBulkDelete, db.ActBulkRoles))
+	// A staff member's own panel sessions (handlers/account.go).
+	e.POST("/account/sessions/:id/end", h.endAccountSession, h.requireStaff)
+	e.GET("/account/sessions/:id/end", h.toAccount, h.requireStaff)
 
 	e.GET("/users/new", h.newUser, h.require(db.ActCreateUser))
 	e.POST("/users", h.createUser, h.require(db.ActCreateUser))

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -20,9 +18,6 @@ const ctxUser = "userpanel.user"
 // csrfContextKey is where the CSRF middleware leaves the token for forms.
 const csrfContextKey = "csrf"
 
-// csrfCookieName is the cookie that holds the CSRF token.
-const csrfCookieName = "_csrf"
-
 // currentUser returns the signed-in staff member, or nil.
 func currentUser(c echo.Context) *db.User {
 	u, _ := c.Get(ctxUser).(*db.User)
@@ -34,33 +29,6 @@ func currentUser(c echo.Context) *db.User {
 func isOpsPath(c echo.Context) bool {
 	p := c.Request().URL.Path
 	return strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/readyz" || p == "/metrics"
-}
-
-// loadUser reloads the signed-in user and their roles from the database on
-// every request, so that a ban, a removed role or "sign out everywhere"
-// takes effect on the next click. A session that no longer holds is ended.
-func (h *Handler) loadUser(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if isOpsPath(c) {
-			return next(c)
-		}
-		uid, version, ok := h.sessionUser(c)
-		if !ok {
-			return next(c)
-		}
-		req := c.Request()
-		u, err := h.store.LoadUser(req.Context(), uid)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return fmt.Errorf("load signed-in user: %w", err)
-		}
-		if err != nil || u.Banned || u.SessionVersion != version || !db.IsStaff(u.Roles) {
-			h.endSession(c)
-			return next(c)
-		}
-		c.Set(ctxUser, u)
-		c.SetRequest(req.WithContext(db.WithActor(req.Context(), db.Actor{ID: u.ID, Email: u.Email})))
-		return next(c)
-	}
 }
 
 // require lets through a signed-in user whose roles allow one of the
@@ -119,38 +87,6 @@ func loginURL(next string) string {
 		return "/login"
 	}
 	return "/login?next=" + url.QueryEscape(next)
-}
-
-// csrf is Echo's CSRF middleware: the token travels in the _csrf form field
-// or, for htmx, the X-CSRF-Token header. Browsers that send Sec-Fetch-Site
-// are checked by it first. A refusal is the designed 403 page.
-func (h *Handler) csrf() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		Skipper:        isOpsPath,
-		TokenLookup:    "header:X-CSRF-Token,form:_csrf",
-		ContextKey:     csrfContextKey,
-		CookieName:     csrfCookieName,
-		CookiePath:     "/",
-		CookieMaxAge:   sessionMaxAge,
-		CookieHTTPOnly: true,
-		CookieSecure:   h.secure,
-		CookieSameSite: http.SameSiteLaxMode,
-		ErrorHandler: func(error, echo.Context) error {
-			return errBadCSRF
-		},
-	})
-}
-
-// csrfToken is the token forms carry. On the error page of a refused
-// request the middleware has not set it, so the cookie supplies it.
-func csrfToken(c echo.Context) string {
-	if t, ok := c.Get(csrfContextKey).(string); ok && t != "" {
-		return t
-	}
-	if ck, err := c.Cookie(csrfCookieName); err == nil {
-		return ck.Value
-	}
-	return ""
 }
 
 // requestLogger writes one structured line per request. The query string

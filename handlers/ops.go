@@ -2,10 +2,15 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // readyTimeout bounds the database check of /readyz, so that a hung
@@ -75,4 +80,27 @@ func (h *Handler) exportContext(c echo.Context) (context.Context, context.Cancel
 	}
 	stop := context.AfterFunc(client, cancel)
 	return ctx, func() { stop(); cancel() }
+}
+
+// MetricsHandler serves the Prometheus metrics of g. With a token, only a
+// request bearing it (Authorization: Bearer TOKEN) is answered, others get
+// 401; without one it answers everyone, for a listen address of its own
+// (METRICS_ADDR) that only the monitoring network reaches.
+func MetricsHandler(g prometheus.Gatherer, token string) http.Handler {
+	metrics := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	if token == "" {
+		return metrics
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			w.Header().Set(echo.HeaderCacheControl, "no-store")
+			http.Error(w, "metrics need a bearer token", http.StatusUnauthorized)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 }

@@ -102,7 +102,7 @@ func TestErrorPagesAndHeaders(t *testing.T) {
 
 func TestMetricsAndLogs(t *testing.T) {
 	t.Parallel()
-	p := newTestPanel(t)
+	p := newTestPanel(t, func(o *Options) { o.MetricsToken = "metrics-token-4711" })
 	s := p.addStaff()
 	b := p.signedIn(supportEmail)
 	wantStatus(t, "user page", b.get("/users/"+s.plain), http.StatusOK)
@@ -110,7 +110,15 @@ func TestMetricsAndLogs(t *testing.T) {
 	b.get("/random/1")
 	b.get("/random/2")
 
-	m := b.get("/metrics")
+	// Metrics need the bearer token, even for a signed-in admin.
+	for _, auth := range []string{"", "Bearer wrong", "Basic bWV0cmljcy10b2tlbi00NzEx", "metrics-token-4711"} {
+		pg := b.get("/metrics", "Authorization", auth)
+		wantStatus(t, "metrics with Authorization "+auth, pg, http.StatusUnauthorized)
+		if strings.Contains(pg.body, "go_goroutines") {
+			t.Fatalf("metrics shown with Authorization %q", auth)
+		}
+	}
+	m := b.get("/metrics", "Authorization", "Bearer metrics-token-4711")
 	wantStatus(t, "metrics", m, http.StatusOK)
 	for _, want := range []string{
 		`userpanel_http_requests_total{code="200",host="",method="GET",url="/users/:id"} 1`,

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
@@ -122,6 +123,8 @@ type browser struct {
 	t      *testing.T
 	p      *testPanel
 	client *http.Client
+	// token is the CSRF token last read, for the cookies in tokenKey.
+	token, tokenKey string
 }
 
 func (p *testPanel) browser() *browser {
@@ -213,18 +216,39 @@ func (b *browser) cookie(name string) *http.Cookie {
 	return nil
 }
 
-// csrf returns the token a page's forms carry, visiting a page first when
-// the jar has none yet (a sign-in renews it).
+// csrf returns the token a page's forms carry: the session's once signed
+// in, the anonymous visitor's before. It reads it from a page, as a browser
+// would, and keeps it until the cookies change (a sign-in renews it).
 func (b *browser) csrf() string {
 	b.t.Helper()
-	if c := b.cookie(csrfCookieName); c != nil {
+	key := b.cookieValue(sessionName) + "|" + b.cookieValue(csrfCookieName)
+	if b.token != "" && b.tokenKey == key {
+		return b.token
+	}
+	for _, path := range []string{"/account", "/login"} {
+		if path == "/account" && b.cookie(sessionName) == nil {
+			continue
+		}
+		pg := b.get(path)
+		if pg.status != http.StatusOK {
+			continue
+		}
+		hdr, _ := pg.doc.Find("body").Attr("hx-headers")
+		var m map[string]string
+		if err := json.Unmarshal([]byte(hdr), &m); err != nil || m["X-CSRF-Token"] == "" {
+			b.t.Fatalf("GET %s: no CSRF token in hx-headers %q", path, hdr)
+		}
+		b.token, b.tokenKey = m["X-CSRF-Token"], b.cookieValue(sessionName)+"|"+b.cookieValue(csrfCookieName)
+		return b.token
+	}
+	b.t.Fatal("no page with a CSRF token")
+	return ""
+}
+
+func (b *browser) cookieValue(name string) string {
+	if c := b.cookie(name); c != nil {
 		return c.Value
 	}
-	pg := b.get("/login")
-	if c := b.cookie(csrfCookieName); c != nil {
-		return c.Value
-	}
-	b.t.Fatalf("no CSRF cookie after GET /login (status %d)", pg.status)
 	return ""
 }
 

@@ -112,7 +112,9 @@ func TestRoutesByRole(t *testing.T) {
 		{"/users/bulk", expect("/users/bulk", 403, 303, 303)},
 		{"/healthz", everyone(200)},
 		{"/readyz", everyone(200)},
-		{"/metrics", everyone(200)},
+		{"/account", expect("/account", 200, 200, 200)},
+		// Without METRICS_TOKEN the panel's port does not serve metrics.
+		{"/metrics", everyone(404)},
 		{"/static/app.css", everyone(200)},
 		{"/no/such/page", everyone(404)},
 	}
@@ -397,31 +399,65 @@ func findSetCookie(h http.Header, name string) *http.Cookie {
 
 func TestSecureCookies(t *testing.T) {
 	t.Parallel()
+	// signIn posts the sign-in form of client's server by hand: the cookie
+	// jar would not send Secure cookies over http, so the test carries them.
+	signIn := func(t *testing.T, client *http.Client, base string) (login, signedIn *http.Response) {
+		t.Helper()
+		resp, err := client.Get(base + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := goquery.NewDocumentFromReader(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := doc.Find(`form[data-testid="login-form"] input[name="_csrf"]`).Attr("value")
+		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{
+			"email": {adminEmail}, "password": {testPassword}, "_csrf": {tok}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, ck := range resp.Cookies() {
+			req.AddCookie(ck)
+		}
+		out, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Body.Close()
+		if out.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in: %d", out.StatusCode)
+		}
+		return resp, out
+	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	// Under SECURE_COOKIES the cookies are Secure and named __Host-, which
+	// the browser accepts only for path / without a Domain.
 	t.Run("Option", func(t *testing.T) {
 		t.Parallel()
 		p := newTestPanel(t, func(o *Options) { o.SecureCookies = true })
 		p.addUser(adminEmail, "Ada", "admin")
-		// The cookie jar would not send Secure cookies over http, so look at
-		// the Set-Cookie headers directly.
-		b := p.browser()
-		pg := b.get("/login")
-		if ck := findSetCookie(pg.header, csrfCookieName); ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
-			t.Errorf("CSRF cookie: %+v", ck)
+		login, in := signIn(t, &http.Client{CheckRedirect: noRedirect}, p.srv.URL)
+		for _, c := range []struct {
+			h    http.Header
+			name string
+		}{{login.Header, "__Host-csrf"}, {in.Header, "__Host-userpanel_session"}} {
+			ck := findSetCookie(c.h, c.name)
+			if ck == nil || !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" {
+				t.Errorf("cookie %s: %+v", c.name, ck)
+			}
 		}
-		tok, _ := pg.doc.Find(`input[name="_csrf"]`).Attr("value")
-		req, err := http.NewRequest(http.MethodPost, p.srv.URL+"/login", strings.NewReader(url.Values{
-			"email": {adminEmail}, "password": {testPassword}, "_csrf": {tok}}.Encode()))
-		if err != nil {
-			t.Fatal(err)
+		for _, plain := range []string{sessionName, csrfCookieName} {
+			if findSetCookie(login.Header, plain) != nil || findSetCookie(in.Header, plain) != nil {
+				t.Errorf("a cookie without the prefix (%s) was set", plain)
+			}
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: csrfCookieName, Value: tok})
-		pg = b.do(req)
-		wantStatus(t, "sign in", pg, http.StatusSeeOther)
-		if ck := findSetCookie(pg.header, sessionName); ck == nil || !ck.Secure {
-			t.Errorf("session cookie not Secure: %+v", ck)
+		// The pre-sign-in CSRF cookie is removed at sign-in.
+		if ck := findSetCookie(in.Header, "__Host-csrf"); ck == nil || ck.MaxAge >= 0 {
+			t.Errorf("sign-in did not remove the anonymous CSRF cookie: %+v", ck)
 		}
 	})
+	// Over TLS without the option the cookies are still Secure, with plain names.
 	t.Run("TLS", func(t *testing.T) {
 		t.Parallel()
 		store := newTestPanel(t).store
@@ -439,29 +475,9 @@ func TestSecureCookies(t *testing.T) {
 			t.Fatal(err)
 		}
 		client := srv.Client()
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		resp, err := client.Get(srv.URL + "/login")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		csrf := findSetCookie(resp.Header, csrfCookieName)
-		if csrf == nil {
-			t.Fatal("no CSRF cookie")
-		}
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(url.Values{
-			"email": {adminEmail}, "password": {testPassword}, "_csrf": {csrf.Value}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(csrf)
-		resp, err = client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("sign in over TLS: %d", resp.StatusCode)
-		}
-		if ck := findSetCookie(resp.Header, sessionName); ck == nil || !ck.Secure {
+		client.CheckRedirect = noRedirect
+		_, in := signIn(t, client, srv.URL)
+		if ck := findSetCookie(in.Header, sessionName); ck == nil || !ck.Secure {
 			t.Errorf("session cookie over TLS not Secure: %+v", ck)
 		}
 	})

@@ -547,4 +547,6 @@ type AccountPage struct {
 	Password           PasswordForm
 	// Changed says the password was just changed.
 	Changed bool
+	// Sessions are the staff member's panel sign-ins (account.templ).
+	Sessions AccountSessionsView
 }

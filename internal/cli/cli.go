@@ -45,6 +45,8 @@ type App struct {
 
 	// onListen, if set, hears the address serve listens on (tests use port 0).
 	onListen func(net.Addr)
+	// onMetricsListen, if set, hears the address metrics are served on.
+	onMetricsListen func(net.Addr)
 }
 
 // command is one subcommand: its name, one line for the overview, and the

@@ -389,6 +389,8 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"MalformedSecureCookies", map[string]string{"SECURE_COOKIES": "maybe"}, `SECURE_COOKIES="maybe"`},
 		{"BothSecrets", map[string]string{"SESSION_SECRET": strings.Repeat("s", 32), "SESSION_SECRET_FILE": "/x"}, "not both"},
 		{"MalformedTrustedProxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"}, `"proxy.example"`},
+		{"MalformedIdleTimeout", map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, `SESSION_IDLE_TIMEOUT="soon"`},
+		{"ZeroMaxAge", map[string]string{"SESSION_MAX_AGE": "0s"}, "must be positive durations"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

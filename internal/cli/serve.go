@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"userpanel/db"
 	"userpanel/handlers"
 )
@@ -32,6 +34,14 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	proxies := fs.String("trusted-proxies", "", "comma-separated CIDR `ranges` of the proxies in front of the panel, "+
 		"whose X-Forwarded-For is believed; empty: the client is the connection's peer (env TRUSTED_PROXIES)")
 	secure := fs.Bool("secure-cookies", false, "mark cookies Secure, for a panel served over TLS (env SECURE_COOKIES)")
+	idle := fs.Duration("session-idle-timeout", db.DefaultSessionIdleTimeout,
+		"a panel sign-in ends this `long` after its last request (env SESSION_IDLE_TIMEOUT)")
+	maxAge := fs.Duration("session-max-age", db.DefaultSessionMaxAge,
+		"a panel sign-in ends this `long` after it began, however busy (env SESSION_MAX_AGE)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this `address` of its own; "+
+		"without it (and without METRICS_TOKEN) metrics are not served (env METRICS_ADDR). "+
+		"The env METRICS_TOKEN, if set, is the bearer token /metrics asks for, on the panel's address too",
+	)
 	level := fs.String("log-level", "info", "debug, info, warn or error (env LOG_LEVEL)")
 	format := fs.String("log-format", "auto", "text, json, or auto: text on a terminal, else json (env LOG_FORMAT)")
 	requestTimeout := fs.Duration("request-timeout", 1500*time.Millisecond,
@@ -54,7 +64,9 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		"request-timeout", "REQUEST_TIMEOUT", "export-timeout", "EXPORT_TIMEOUT",
 		"db-connect-timeout", "DB_CONNECT_TIMEOUT", "statement-timeout", "DB_STATEMENT_TIMEOUT",
 		"lock-timeout", "DB_LOCK_TIMEOUT", "shutdown-drain", "SHUTDOWN_DRAIN",
-		"shutdown-timeout", "SHUTDOWN_TIMEOUT"); err != nil {
+		"shutdown-timeout", "SHUTDOWN_TIMEOUT",
+		"session-idle-timeout", "SESSION_IDLE_TIMEOUT", "session-max-age", "SESSION_MAX_AGE",
+		"metrics-addr", "METRICS_ADDR"); err != nil {
 		return err
 	}
 	for _, d := range []struct {
@@ -92,6 +104,12 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 			handlers.MinSessionSecretLen, len(key))
 	}
 
+	if *idle <= 0 || *maxAge <= 0 {
+		return usageErrorf("the session idle timeout and max age must be positive durations, e.g. 30m and 12h")
+	}
+	metricsToken := a.getenv("METRICS_TOKEN")
+	registry := prometheus.NewRegistry()
+
 	// The schema is migrated over a connection of its own, without the
 	// statement limits of the panel's: building an index on a large table
 	// takes longer than any page may.
@@ -121,10 +139,20 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		ExportTimeout:  *exportTimeout,
 		Draining:       &draining,
 		TrustedProxies: trusted,
+
+		SessionIdleTimeout: *idle,
+		SessionMaxAge:      *maxAge,
+		MetricsToken:       metricsToken,
+		Metrics:            registry,
 	})
 	if err != nil {
 		return fmt.Errorf("build the panel: %w", err)
 	}
+	stopMetrics, err := a.serveMetrics(*metricsAddr, handlers.MetricsHandler(registry, metricsToken), metricsToken != "", logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
