@@ -36,8 +36,8 @@ func (h *Handler) accountPage(c echo.Context, f views.PasswordForm) (views.Accou
 	}
 	return views.AccountPage{
 		Sessions: sessions,
-		Chrome: h.chrome(c, "Your account"),
-		Email:  u.Email, Name: u.Name, Roles: u.Roles,
+		Chrome:   h.chrome(c, "Your account"),
+		Email:    u.Email, Name: u.Name, Roles: u.Roles,
 		MustChangePassword: u.MustChangePassword,
 		PasswordChangedAt:  u.PasswordChangedAt,
 		Password:           f,
