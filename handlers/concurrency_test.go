@@ -126,7 +126,7 @@ func TestTwoAdminsAtOnce(t *testing.T) {
 // postStatus submits a form with the browser's CSRF token and returns the
 // status; safe to call from several goroutines.
 func postStatus(t *testing.T, b *browser, path string, form url.Values) int {
-	form.Set("_csrf", b.cookie(csrfCookieName).Value)
+	form.Set("_csrf", b.token) // read once by b.csrf() before the race
 	req, err := http.NewRequest(http.MethodPost, b.p.srv.URL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Error(err)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -41,14 +42,13 @@ func FuzzListParams(f *testing.F) {
 	}
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if resp, err := client.Get(srv.URL + "/login"); err == nil {
-		resp.Body.Close()
-	}
-	u, _ := url.Parse(srv.URL)
+	// The sign-in form's token, read from the page as a browser would.
 	var token string
-	for _, c := range jar.Cookies(u) {
-		if c.Name == csrfCookieName {
-			token = c.Value
+	if resp, err := client.Get(srv.URL + "/login"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindSubmatch(body); m != nil {
+			token = string(m[1])
 		}
 	}
 	resp, err := client.PostForm(srv.URL+"/login", url.Values{"email": {adminEmail}, "password": {testPassword}, "_csrf": {token}})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,9 @@ func (s *testServer) running() bool {
 type visitor struct {
 	t      *testing.T
 	client *http.Client
+	// token is the CSRF token of the visitor's session, read once per
+	// sign-in (it changes with the session, and every instance shares it).
+	token string
 }
 
 func newVisitor(t *testing.T) *visitor {
@@ -142,18 +146,34 @@ func (v *visitor) get(rawURL string) answer {
 	return v.do(req)
 }
 
-// post submits a form with the CSRF token of the jar (the token is a
-// double-submit cookie, so any instance accepts it).
+// csrfHeader finds the CSRF token a page hands htmx (the body's hx-headers).
+var csrfHeader = regexp.MustCompile(`&#34;X-CSRF-Token&#34;:&#34;([^&]+)&#34;`)
+
+// csrf reads the CSRF token of the visitor's current session from a page of
+// base: the account page when signed in, else the sign-in page. The token is
+// bound to the session, which every instance shares.
+func (v *visitor) csrf(base string) string {
+	v.t.Helper()
+	for _, path := range []string{"/account", "/login"} {
+		a := v.get(base + path)
+		if m := csrfHeader.FindStringSubmatch(a.body); a.status == http.StatusOK && m != nil {
+			return m[1]
+		}
+	}
+	v.t.Fatalf("no CSRF token on %s", base)
+	return ""
+}
+
+// post submits a form with the CSRF token of the visitor's session.
 func (v *visitor) post(base, path string, form url.Values) answer {
 	v.t.Helper()
 	if form == nil {
 		form = url.Values{}
 	}
-	if v.cookie(base, "_csrf") == "" {
-		// A sign-in renews the token: any page hands out the new one.
-		v.get(base + "/login")
+	if v.token == "" {
+		v.token = v.csrf(base)
 	}
-	form.Set("_csrf", v.cookie(base, "_csrf"))
+	form.Set("_csrf", v.token)
 	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		v.t.Fatal(err)
@@ -176,10 +196,13 @@ func (v *visitor) cookie(base, name string) string {
 // signIn signs in on base and checks that it worked.
 func (v *visitor) signIn(base, email, password string) {
 	v.t.Helper()
+	v.token = ""
 	a := v.post(base, "/login", url.Values{"email": {email}, "password": {password}})
 	if a.status != http.StatusSeeOther {
 		v.t.Fatalf("sign in as %s on %s: status %d, want 303\n%.300s", email, base, a.status, a.body)
 	}
+	v.token = v.csrf(base) // a new session, a new token
+
 }
 
 // wantSignedOut fails unless a is the redirect to the sign-in page.
