@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,3 +149,10 @@ func csvSafe(s string) string {
 	}
 	return s
 }
+
+// UserCSVHeader is the first line of a user export, for other clients of
+// db.ExportUsers (the command line's export) to write the same file.
+func UserCSVHeader() []string { return slices.Clone(exportHeader) }
+
+// UserCSVRecord is one user as a line of the export, formula-safe.
+func UserCSVRecord(u db.User) []string { return exportRecord(u) }

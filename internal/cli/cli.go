@@ -69,6 +69,7 @@ var commands = []command{
 	{"set-roles", "set a user's roles", (*App).setRoles},
 	{"delete", "delete a user", (*App).deleteUser},
 	{"bulk", "preview or apply an action to many users at once", (*App).bulk},
+	{"export", "write the users as CSV, with the user table's filters", (*App).export},
 	{"set-password", "set a user's password, read from standard input or a prompt", (*App).setPassword},
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/csv"
 	"strings"
 	"testing"
 	"time"
@@ -166,4 +167,37 @@ func TestBulkCommand(t *testing.T) {
 	if banned() != 30 {
 		t.Error("a refused bulk command changed something")
 	}
+}
+
+// TestExportCommand: the CSV on standard output holds exactly the users the
+// filter names, in the table's order, formula-safe, and the export is in the
+// audit log with its actor.
+func TestExportCommand(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	store := openTestStore(t, url)
+	if _, err := store.DB().Exec(`INSERT INTO users (email, name, email_verified) VALUES
+		('b@export.test', '=cmd()', true), ('a@export.test', 'Ann', true), ('c@other.test', 'Cid', false)`); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": url}
+	r := run(t, "", env, "export", "--q", "@export.test", "--sort", "email", "--actor", "auditor")
+	r.expect(t, exitOK)
+	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0][1] != "email" || recs[1][1] != "a@export.test" || recs[2][1] != "b@export.test" {
+		t.Fatalf("records %v", recs)
+	}
+	if recs[2][2] != "'=cmd()" {
+		t.Errorf("name %q: a formula must be defused", recs[2][2])
+	}
+	var actor string
+	if err := store.DB().Get(&actor, `SELECT actor_email FROM audit_log WHERE action = $1`, db.ActionExport); err != nil || actor != "system:cli:auditor" {
+		t.Errorf("export audited as %q (%v)", actor, err)
+	}
+	run(t, "", env, "export", "--actor", "x", "--sort", "height").expect(t, exitUsage)
+	run(t, "", env, "export", "--banned", "maybe", "--actor", "x").expect(t, exitUsage)
+	run(t, "", env, "export").expect(t, exitUsage)
 }
