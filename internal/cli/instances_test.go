@@ -3,6 +3,8 @@ package cli
 import (
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 
 	"userpanel/internal/testdb"
@@ -62,5 +64,25 @@ func TestTwoInstances(t *testing.T) {
 			t.Fatalf("ban on a: status %d, want 303\n%.300s", got.status, got.body)
 		}
 		wantSignedOut(t, "the banned user's next request on b", support.get(b.URL+"/users"))
+	})
+
+	t.Run("ThrottleCountsAttemptsOnBoth", func(t *testing.T) {
+		createStaff(t, dbURL, "mia@two.test", "manager", staffPassword)
+		v := newVisitor(t)
+		// Five wrong passwords, taking turns between the two instances.
+		for i := 0; i < 5; i++ {
+			base := []string{a.URL, b.URL}[i%2]
+			got := v.post(base, "/login", url.Values{"email": {"mia@two.test"}, "password": {"not-the-password-" + strconv.Itoa(i)}})
+			if got.status != http.StatusUnauthorized {
+				t.Fatalf("wrong password %d on %s: status %d, want 401", i+1, base, got.status)
+			}
+		}
+		// The lock holds on both, even for the right password.
+		for _, base := range []string{a.URL, b.URL} {
+			got := v.post(base, "/login", url.Values{"email": {"mia@two.test"}, "password": {staffPassword}})
+			if got.status != http.StatusTooManyRequests || !strings.Contains(got.body, "Too many attempts") {
+				t.Fatalf("the right password on %s after 5 failures spread over both: status %d, want 429\n%.300s", base, got.status, got.body)
+			}
+		}
 	})
 }
