@@ -365,13 +365,13 @@ func planBulk(ctx context.Context, tx *sqlx.Tx, actor Actor, req BulkRequest, lo
 		args = []any{pq.Array(req.Selection.IDs)}
 		where = ` WHERE u.id = ANY($1::uuid[])`
 	}
-	args = append(args, pq.Array(StaffRoles), req.Role)
+	args = append(args, pq.Array(StaffRoles), RoleAdmin, req.Role)
 	q := `SELECT u.id, u.email, u.name,
 		EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-		        WHERE ur.user_id = u.id AND r.name = ANY($` + fmt.Sprint(len(args)-1) + `::text[])) AS staff,
+		        WHERE ur.user_id = u.id AND r.name = ANY($` + fmt.Sprint(len(args)-2) + `::text[])) AS staff,
 		(EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-		         WHERE ur.user_id = u.id AND r.name = '` + RoleAdmin + `')
-		 AND u.password_hash IS NOT NULL AND NOT ` + bannedNow + `) AS active_admin,
+		         WHERE ur.user_id = u.id AND r.name = $` + fmt.Sprint(len(args)-1) + `)
+		 AND ` + canSignIn + `) AS active_admin,
 		` + bannedNow + ` AS banned_now, u.banned AS ban_on_record,
 		EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
 		        WHERE ur.user_id = u.id AND r.name = $` + fmt.Sprint(len(args)) + `) AS has_role
@@ -409,12 +409,12 @@ func planBulk(ctx context.Context, tx *sqlx.Tx, actor Actor, req BulkRequest, lo
 			lockClause = ` FOR UPDATE`
 		}
 		var adminRole int
-		if err := tx.GetContext(ctx, &adminRole, `SELECT id FROM roles WHERE name = 'admin'`+lockClause); err != nil {
+		if err := tx.GetContext(ctx, &adminRole, `SELECT id FROM roles WHERE name = $1`+lockClause, RoleAdmin); err != nil {
 			return BulkPlan{}, nil, fmt.Errorf("db: bulk: lock admin role: %w", err)
 		}
 		var admins int
 		if err := tx.GetContext(ctx, &admins, `SELECT count(*) FROM user_roles ur JOIN users u ON u.id = ur.user_id
-			WHERE ur.role_id = $1 AND u.password_hash IS NOT NULL AND NOT `+bannedNow, adminRole); err != nil {
+			WHERE ur.role_id = $1 AND `+canSignIn, adminRole); err != nil {
 			return BulkPlan{}, nil, fmt.Errorf("db: bulk: count admins: %w", err)
 		}
 		if adminsHit >= admins {
@@ -452,10 +452,11 @@ func bulkAllowed(ctx context.Context, tx *sqlx.Tx, actor Actor, action BulkActio
 	if actor.ID == "" {
 		return true, nil
 	}
-	var roles []string
-	if err := tx.SelectContext(ctx, &roles, `SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-		WHERE ur.user_id = $1`, actor.ID); err != nil {
-		return false, fmt.Errorf("db: bulk: actor's roles: %w", err)
+	// The same read as every single change's: a banned or deleted actor
+	// may do nothing.
+	roles, err := actorRoles(ctx, tx, actor, action.Policy())
+	if err != nil {
+		return false, err
 	}
 	switch ScopeOf(roles, action.Policy()) {
 	case Anyone:

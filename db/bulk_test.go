@@ -199,6 +199,7 @@ func TestBulkRefused(t *testing.T) {
 	t.Parallel()
 	w := newBulkWorld(t)
 	all := &db.Filter{}
+	bannedAdmin := insertUser(t, w.s, fixture{Email: "banned.admin@bulk.test", Roles: []string{"admin"}, Banned: true})
 	cases := []struct {
 		name  string
 		ctx   context.Context
@@ -207,6 +208,7 @@ func TestBulkRefused(t *testing.T) {
 	}{
 		{"SupportDeletes", asUser(w.support), db.BulkRequest{Action: db.BulkDelete, Selection: db.Selection{IDs: idsOf(w.plain...)}}, ""},
 		{"SupportGrantsRole", asUser(w.support), db.BulkRequest{Action: db.BulkGrantRole, Role: "admin", Selection: db.Selection{Filter: all}}, ""},
+		{"BannedAdmin", asUser(bannedAdmin), db.BulkRequest{Action: db.BulkUnban, Selection: db.Selection{Filter: all}}, ""},
 		{"ManagerBans", asUser(w.manager), db.BulkRequest{Action: db.BulkBan, Reason: "x", Selection: db.Selection{Filter: all}}, ""},
 		{"BanWithoutReason", asUser(w.admin), db.BulkRequest{Action: db.BulkBan, Selection: db.Selection{Filter: all}}, "reason"},
 		{"BanReasonTooLong", asUser(w.admin), db.BulkRequest{Action: db.BulkBan, Reason: strings.Repeat("x", db.MaxBanReasonLen+1), Selection: db.Selection{Filter: all}}, "reason"},

@@ -148,18 +148,9 @@ func authorize(ctx context.Context, tx *sqlx.Tx, actor Actor, a Action, targetID
 	if actor.ID == "" {
 		return nil
 	}
-	var banned bool
-	var roles pq.StringArray
-	err := tx.QueryRowxContext(ctx, `SELECT `+bannedNow+`, ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-		WHERE ur.user_id = u.id) FROM users u WHERE u.id = $1`, actor.ID).Scan(&banned, &roles)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrActorGone
-	}
+	roles, err := actorRoles(ctx, tx, actor, a)
 	if err != nil {
-		return fmt.Errorf("db: authorize: %w", err)
-	}
-	if banned {
-		return forbidden(a, false)
+		return err
 	}
 	if targetID == "" {
 		if !Can(roles, a) {
@@ -179,4 +170,23 @@ func authorize(ctx context.Context, tx *sqlx.Tx, actor Actor, a Action, targetID
 		return forbidden(a, Can(roles, a))
 	}
 	return nil
+}
+
+// actorRoles reads a person actor's roles inside tx for action a:
+// ErrActorGone when the account is gone, forbidden when it is banned.
+func actorRoles(ctx context.Context, tx *sqlx.Tx, actor Actor, a Action) ([]string, error) {
+	var banned bool
+	var roles pq.StringArray
+	err := tx.QueryRowxContext(ctx, `SELECT `+bannedNow+`, ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+		WHERE ur.user_id = u.id) FROM users u WHERE u.id = $1`, actor.ID).Scan(&banned, &roles)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrActorGone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("db: authorize: %w", err)
+	}
+	if banned {
+		return nil, forbidden(a, false)
+	}
+	return roles, nil
 }
