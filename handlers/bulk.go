@@ -258,15 +258,22 @@ func usersText(n int) string {
 func bulkHidden(f bulkForm) []views.Hidden {
 	hs := []views.Hidden{{Name: "action", Value: string(f.Action)}, {Name: "scope", Value: f.Scope}, {Name: "back", Value: f.Back}}
 	if f.Scope == "filter" {
-		for k, v := range f.Filter.withPage(1).values() {
-			if slices.Contains(filterKeys, k) {
-				hs = append(hs, views.Hidden{Name: k, Value: v[0]})
-			}
-		}
-		return hs
+		return append(hs, filterFields(f.Filter)...)
 	}
 	for _, id := range f.IDs {
 		hs = append(hs, views.Hidden{Name: "ids", Value: id})
+	}
+	return hs
+}
+
+// filterFields is the table's filter (not its sort or page) as hidden
+// fields: what "all matching" means.
+func filterFields(q userListQuery) []views.Hidden {
+	var hs []views.Hidden
+	for k, v := range q.withPage(1).values() {
+		if slices.Contains(filterKeys, k) {
+			hs = append(hs, views.Hidden{Name: k, Value: v[0]})
+		}
 	}
 	return hs
 }
@@ -304,20 +311,13 @@ func bulkDoneMessage(f bulkForm, plan db.BulkPlan) string {
 
 // bulkBar is the table's bulk form: the action menu, the selection's
 // buttons, and the filter it would act on.
-func (h *Handler) bulkBar(c echo.Context, q userListQuery, total int64, rows []views.UserRow) views.BulkBar {
+// roles are the role names that exist, which the table has read already.
+func (h *Handler) bulkBar(c echo.Context, q userListQuery, total int64, rows []views.UserRow, roles []string) views.BulkBar {
 	bar := views.BulkBar{Actions: h.bulkActionOptions(currentUser(c)), Back: q.url("/users"), Total: total,
-		CSRF: csrfToken(c)}
+		CSRF: csrfToken(c), Filter: filterFields(q)}
 	if currentUser(c).Can(db.BulkGrantRole.Policy()) {
-		roles, err := h.roleNames(c.Request().Context())
-		if err == nil {
-			for _, r := range roles {
-				bar.Roles = append(bar.Roles, views.Option{Value: r, Label: r})
-			}
-		}
-	}
-	for k, v := range q.withPage(1).values() {
-		if slices.Contains(filterKeys, k) {
-			bar.Filter = append(bar.Filter, views.Hidden{Name: k, Value: v[0]})
+		for _, r := range roles {
+			bar.Roles = append(bar.Roles, views.Option{Value: r, Label: r})
 		}
 	}
 	for _, r := range rows {

@@ -306,7 +306,7 @@ func (h *Handler) listUsers(c echo.Context) error {
 	if currentUser(c).Can(db.ActExportUsers) {
 		table.ExportURL = exportURL(q)
 	}
-	table.Bulk = h.bulkBar(c, q, res.Total, table.Rows)
+	table.Bulk = h.bulkBar(c, q, res.Total, table.Rows, roles)
 	back := q.url("/users")
 	for i := range table.Rows {
 		if a := h.rowActions(c, back, &res.Users[i]); a != nil {
