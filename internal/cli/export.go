@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"strings"
 
 	"userpanel/db"
 	"userpanel/handlers"
@@ -22,10 +21,7 @@ The filters are the user table's. The export is recorded in the audit log
 before the first row.`)
 	dbURL := databaseURLFlag(fs)
 	actor := actorFlag(fs)
-	q := fs.String("q", "", "users whose email or name contains this `text`")
-	role := fs.String("role", "", "users holding this `role`")
-	banned := fs.String("banned", "", "banned (yes) or not banned (no) users")
-	verified := fs.String("verified", "", "verified (yes) or unverified (no) users")
+	readFilter := filterFlags(fs, "role")
 	sortBy := fs.String("sort", db.SortCreatedAt, "created_at, email, name or last_login_at")
 	order := fs.String("order", "", "asc or desc (default: the sort's natural order)")
 	if err := a.parse(fs, args, "database-url", "DATABASE_URL", "actor", "USERPANEL_ACTOR"); err != nil {
@@ -35,7 +31,11 @@ before the first row.`)
 	if err != nil {
 		return err
 	}
-	p := db.ListParams{Filter: db.Filter{Query: *q, Role: *role}, SortBy: *sortBy, SortOrder: *order}
+	filter, err := readFilter()
+	if err != nil {
+		return err
+	}
+	p := db.ListParams{Filter: filter, SortBy: *sortBy, SortOrder: *order}
 	if !db.ValidSort(p.SortBy) {
 		return usageErrorf("--sort %q: want created_at, email, name or last_login_at", p.SortBy)
 	}
@@ -45,28 +45,12 @@ before the first row.`)
 	if p.SortOrder != db.OrderAsc && p.SortOrder != db.OrderDesc {
 		return usageErrorf("--order %q: want asc or desc", p.SortOrder)
 	}
-	for name, v := range map[string]struct {
-		s string
-		p **bool
-	}{"banned": {*banned, &p.Banned}, "verified": {*verified, &p.Verified}} {
-		switch strings.ToLower(v.s) {
-		case "":
-		case "yes":
-			t := true
-			*v.p = &t
-		case "no":
-			f := false
-			*v.p = &f
-		default:
-			return usageErrorf("--%s %q: want yes or no", name, v.s)
-		}
-	}
 	store, err := openStore(ctx, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	filters := map[string]any{"q": *q, "role": *role, "banned": *banned, "verified": *verified,
+	filters := map[string]any{"q": filter.Query, "role": filter.Role, "banned": filter.Banned, "verified": filter.Verified,
 		"sort": p.SortBy, "order": p.SortOrder, "via": "command line"}
 	if err := store.RecordExport(actx, filters, -1); err != nil {
 		return err

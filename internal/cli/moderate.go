@@ -206,10 +206,7 @@ Exit status: 0 done (or previewed), 1 refused, 2 a usage error.`)
 	action := fs.String("action", "", "ban, unban, revoke_sessions, delete, grant_role or remove_role (required)")
 	var ids stringList
 	fs.Var(&ids, "ids", "user `ids`, comma-separated or repeated")
-	q := fs.String("q", "", "select users whose email or name contains this `text`")
-	roleFilter := fs.String("role-filter", "", "select users holding this `role`")
-	banned := fs.String("banned", "", "select banned (yes) or not banned (no) users")
-	verified := fs.String("verified", "", "select verified (yes) or unverified (no) users")
+	readFilter := filterFlags(fs, "role-filter")
 	all := fs.Bool("all", false, "select every user")
 	reason := fs.String("reason", "", "the ban's reason")
 	duration := fs.String("duration", "permanent", "the ban's length: 7d, 24h, permanent")
@@ -223,22 +220,9 @@ Exit status: 0 done (or previewed), 1 refused, 2 a usage error.`)
 		return err
 	}
 	req := db.BulkRequest{Action: db.BulkAction(*action), Reason: *reason, Role: *role}
-	filter := db.Filter{Query: *q, Role: *roleFilter}
-	for flagName, v := range map[string]struct {
-		s string
-		p **bool
-	}{"banned": {*banned, &filter.Banned}, "verified": {*verified, &filter.Verified}} {
-		switch strings.ToLower(v.s) {
-		case "":
-		case "yes":
-			t := true
-			*v.p = &t
-		case "no":
-			f := false
-			*v.p = &f
-		default:
-			return usageErrorf("--%s %q: want yes or no", flagName, v.s)
-		}
+	filter, err := readFilter()
+	if err != nil {
+		return err
 	}
 	filtered := *all || filter.Query != "" || filter.Role != "" || filter.Banned != nil || filter.Verified != nil
 	switch {
@@ -272,6 +256,37 @@ Exit status: 0 done (or previewed), 1 refused, 2 a usage error.`)
 	}
 	a.printPlan(plan, *yes)
 	return nil
+}
+
+// filterFlags adds the user table's filters to fs (--q, the role filter
+// named roleFlag, --banned, --verified) and returns what reads them once
+// parsed.
+func filterFlags(fs *flag.FlagSet, roleFlag string) func() (db.Filter, error) {
+	q := fs.String("q", "", "users whose email or name contains this `text`")
+	role := fs.String(roleFlag, "", "users holding this `role`")
+	banned := fs.String("banned", "", "banned (yes) or not banned (no) users")
+	verified := fs.String("verified", "", "verified (yes) or unverified (no) users")
+	return func() (db.Filter, error) {
+		f := db.Filter{Query: *q, Role: *role}
+		var err error
+		if f.Banned, err = yesNoFlag("banned", *banned); err != nil {
+			return f, err
+		}
+		f.Verified, err = yesNoFlag("verified", *verified)
+		return f, err
+	}
+}
+
+// yesNoFlag reads a yes/no filter flag: nil for "", else its value.
+func yesNoFlag(name, v string) (*bool, error) {
+	switch strings.ToLower(v) {
+	case "":
+		return nil, nil
+	case "yes", "no":
+		b := strings.EqualFold(v, "yes")
+		return &b, nil
+	}
+	return nil, usageErrorf("--%s %q: want yes or no", name, v)
 }
 
 // printPlan writes what a bulk request did or would do.
