@@ -87,9 +87,14 @@ func (h *Handler) exportContext(c echo.Context) (context.Context, context.Cancel
 // 401; without one it answers everyone, for a listen address of its own
 // (METRICS_ADDR) that only the monitoring network reaches.
 func MetricsHandler(g prometheus.Gatherer, token string) http.Handler {
-	metrics := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	return RequireBearer(token, promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+}
+
+// RequireBearer answers only requests bearing token (Authorization: Bearer
+// TOKEN) and gives others 401; with no token it is h itself.
+func RequireBearer(token string, h http.Handler) http.Handler {
 	if token == "" {
-		return metrics
+		return h
 	}
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -101,6 +106,6 @@ func MetricsHandler(g prometheus.Gatherer, token string) http.Handler {
 			http.Error(w, "metrics need a bearer token", http.StatusUnauthorized)
 			return
 		}
-		metrics.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }

@@ -90,6 +90,7 @@ func main() {
 		warmup   = flag.Duration("warmup", 3*time.Second, "wrk's warm-up per page, not measured")
 		out      = flag.String("out", "docs/BENCHMARKS.md", "the file whose results section is rewritten; empty for none")
 		only     = flag.String("only", "", "run only the pages whose name contains this")
+		profile  = flag.String("profile", "", "write a CPU profile of the server under each page's load into this folder (go tool pprof)")
 	)
 	flag.Parse()
 	if *dbURL == "" {
@@ -112,7 +113,7 @@ func main() {
 		fatalf("vacuum: %v", err)
 	}
 
-	srv := startServer(*bin, *dbURL)
+	srv := startServer(*bin, *dbURL, *profile != "")
 	atExit = srv.stop
 	defer srv.stop()
 	cookie := signIn(srv.base)
@@ -126,7 +127,9 @@ func main() {
 		}
 		r := result{page: p}
 		wrk(srv.base+p.path, cookie, *warmup) // warm-up: plans, caches, pools
+		stopProfile := srv.profile(*profile, p.name, *duration)
 		r.rps, r.p50, r.p95, r.p99, r.errors = wrk(srv.base+p.path, cookie, *duration)
+		stopProfile()
 		r.sqlP50 = sqlP50(sctx, p.sql, *duration/2)
 		results = append(results, r)
 		log.Printf("%-44s %7.0f req/s  p50 %-7s p95 %-7s p99 %-7s sql p50 %s", p.name, r.rps, ms(r.p50), ms(r.p95), ms(r.p99), ms(r.sqlP50))
@@ -352,23 +355,35 @@ func ensureSeeded(ctx context.Context, s *db.Store, bin, dbURL string, fresh boo
 type server struct {
 	cmd  *exec.Cmd
 	base string
+	// ops is the base URL of its metrics and profiles, when asked for.
+	ops string
 }
 
-func startServer(bin, dbURL string) *server {
+func freeAddr() string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startServer(bin, dbURL string, profiles bool) *server {
+	addr := freeAddr()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "LISTEN_ADDR="+addr,
 		"SESSION_SECRET="+strings.Repeat("b", 64), "LOG_LEVEL=warn")
+	var ops string
+	if profiles {
+		opsAddr := freeAddr()
+		cmd.Env = append(cmd.Env, "METRICS_ADDR="+opsAddr)
+		ops = "http://" + opsAddr
+	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		fatalf("start the server: %v", err)
 	}
-	s := &server{cmd: cmd, base: "http://" + addr}
+	s := &server{cmd: cmd, base: "http://" + addr, ops: ops}
 	for i := 0; ; i++ {
 		resp, err := http.Get(s.base + "/healthz")
 		if err == nil {
@@ -385,6 +400,39 @@ func startServer(bin, dbURL string) *server {
 	}
 	log.Printf("server pid %d on %s", cmd.Process.Pid, addr)
 	return s
+}
+
+// profile records a CPU profile of the server for most of d, into
+// dir/NAME.pprof, while the caller loads it; the returned function waits
+// for the file. Without dir it does nothing.
+func (s *server) profile(dir, name string, d time.Duration) (wait func()) {
+	if dir == "" || s.ops == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fatal(err)
+	}
+	file := dir + "/" + strings.Trim(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(name, "_"), "_") + ".pprof"
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		secs := max(1, int(d.Seconds())-1)
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.ops, secs))
+		if err != nil {
+			log.Printf("profile %s: %v", name, err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			log.Printf("profile %s: status %d: %v", name, resp.StatusCode, err)
+			return
+		}
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			log.Printf("profile %s: %v", name, err)
+		}
+	}()
+	return func() { <-done }
 }
 
 func (s *server) stop() {

@@ -77,6 +77,34 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("%s/metrics with the token: %d, want 200", addr, code)
 		}
 	}
+	// Go's profiles are on the metrics address, behind the same token, and
+	// not on the panel's address at all.
+	profile := func(addr net.Addr, path, auth string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr.String()+path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := profile(metrics, "/debug/pprof/heap", ""); code != http.StatusUnauthorized {
+		t.Errorf("profiles without a token: %d, want 401", code)
+	}
+	if code, body := profile(metrics, "/debug/pprof/", "Bearer metrics-token-4711"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("profile index with the token: %d %.200s", code, body)
+	}
+	if code, body := profile(metrics, "/debug/pprof/profile?seconds=1", "Bearer metrics-token-4711"); code != http.StatusOK || len(body) == 0 {
+		t.Errorf("CPU profile with the token: %d, %d bytes", code, len(body))
+	}
+	if code, _ := profile(panel, "/debug/pprof/heap", "Bearer metrics-token-4711"); code == http.StatusOK {
+		t.Errorf("profiles on the panel's address: %d", code)
+	}
 	cancel()
 	select {
 	case code := <-done:

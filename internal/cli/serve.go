@@ -148,7 +148,8 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	if err != nil {
 		return fmt.Errorf("build the panel: %w", err)
 	}
-	stopMetrics, err := a.serveMetrics(*metricsAddr, handlers.MetricsHandler(registry, metricsToken), metricsToken != "", logger)
+	stopMetrics, err := a.serveMetrics(*metricsAddr, handlers.MetricsHandler(registry, metricsToken),
+		handlers.RequireBearer(metricsToken, profiles()), metricsToken != "", logger)
 	if err != nil {
 		return err
 	}
