@@ -150,10 +150,20 @@ func escapeLike(s string) string {
 func (f Filter) where() (string, []any) {
 	var conds []string
 	var args []any
-	if f.Query != "" {
+	switch {
+	case f.Query == "":
+	case strings.ContainsRune(f.Query, '\n'):
+		// u.search joins email and name with a line break, so a search
+		// holding one could match across the two: ask each column.
 		args = append(args, "%"+escapeLike(f.Query)+"%")
 		n := len(args)
 		conds = append(conds, fmt.Sprintf(`(u.email ILIKE $%d OR u.name ILIKE $%d)`, n, n))
+	default:
+		// ILIKE lowercases both sides and compares (in a UTF-8 database),
+		// so this is the same match, against text lowercased once when the
+		// row was written (schema.sql, users.search).
+		args = append(args, "%"+escapeLike(f.Query)+"%")
+		conds = append(conds, fmt.Sprintf(`u.search LIKE lower($%d)`, len(args)))
 	}
 	if f.Banned != nil {
 		if *f.Banned {
