@@ -202,7 +202,37 @@ func (c *watchedConn) watch(ctx context.Context) (stop func()) {
 
 func (c *watchedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	defer c.watch(ctx)()
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &watchedStmt{Stmt: st, conn: c}, nil
+}
+
+// watchedStmt is a prepared statement whose runs are watched as the
+// connection's own calls are (Store.prepared keeps some for good).
+type watchedStmt struct {
+	driver.Stmt
+	conn *watchedConn
+}
+
+func (s *watchedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	defer s.conn.watch(ctx)()
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s *watchedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	stop := s.conn.watch(ctx)
+	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &watchedRows{Rows: rows, stop: stop}, nil
+}
+
+func (s *watchedStmt) CheckNamedValue(nv *driver.NamedValue) error {
+	return s.conn.CheckNamedValue(nv)
 }
 
 func (c *watchedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {

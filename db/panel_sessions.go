@@ -158,14 +158,7 @@ func (s *Store) LoadPanelSession(ctx context.Context, token string, lim SessionL
 		return nil, nil, ErrNotFound
 	}
 	var row sessionUserRow
-	err := s.db.GetContext(ctx, &row, `SELECT `+userColumns+`,
-		ps.id AS "ps.id", ps.user_id AS "ps.user_id", ps.created_at AS "ps.created_at",
-		ps.last_seen_at AS "ps.last_seen_at", ps.expires_at AS "ps.expires_at", ps.ended_at AS "ps.ended_at",
-		ps.client_addr AS "ps.client_addr", ps.user_agent AS "ps.user_agent",
-		ps.session_version AS ps_version, now() AS db_now
-		FROM panel_sessions ps JOIN users u ON u.id = ps.user_id
-		WHERE ps.token_hash = $1`, hashToken(token))
-	if err != nil {
+	if err := s.db.GetContext(ctx, &row, loadSessionQuery, hashToken(token)); err != nil {
 		return nil, nil, notFound(err, "load panel session")
 	}
 	ps, now := row.Session, row.Now
@@ -270,3 +263,12 @@ func (s *Store) DropPanelSession(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// loadSessionQuery is LoadPanelSession's statement.
+var loadSessionQuery = `SELECT ` + userColumns + `,
+		ps.id AS "ps.id", ps.user_id AS "ps.user_id", ps.created_at AS "ps.created_at",
+		ps.last_seen_at AS "ps.last_seen_at", ps.expires_at AS "ps.expires_at", ps.ended_at AS "ps.ended_at",
+		ps.client_addr AS "ps.client_addr", ps.user_agent AS "ps.user_agent",
+		ps.session_version AS ps_version, now() AS db_now
+		FROM panel_sessions ps JOIN users u ON u.id = ps.user_id
+		WHERE ps.token_hash = $1`

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/jmoiron/sqlx"
@@ -17,12 +18,21 @@ type Role struct {
 }
 
 // ListRoles returns every role, by name.
+//
+// The roles are part of the schema: their rows are written by schema.sql and
+// the migrations alone, which run before the panel serves, and what each
+// role may do is the policy in code (policy.go). So they are read once per
+// Store, and the user table does not ask for them on every request.
 func (s *Store) ListRoles(ctx context.Context) ([]Role, error) {
+	if cached := s.roles.Load(); cached != nil {
+		return slices.Clone(*cached), nil
+	}
 	roles := []Role{}
 	if err := s.db.SelectContext(ctx, &roles, `SELECT id, name, description FROM roles ORDER BY name`); err != nil {
 		return nil, fmt.Errorf("db: list roles: %w", err)
 	}
-	return roles, nil
+	s.roles.Store(&roles)
+	return slices.Clone(roles), nil
 }
 
 // roleIDsOf maps role names to ids, refusing unknown names. It never returns

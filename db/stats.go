@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"fmt"
 	"time"
 )
@@ -92,29 +94,96 @@ func signedInWithin(days int) string {
 		AND last_login_at < (` + firstDay + ` + 1)::timestamp AT TIME ZONE 'UTC'))`
 }
 
-// statsQuery reads the dashboard's single numbers in one statement, so that
-// they all come from one snapshot.
-var statsQuery = `SELECT c.total, c.verified,
+// dashboardQuery reads everything the dashboard shows in one statement, so
+// that the numbers come from one snapshot and one round trip: the single
+// counts, the roles and sign-in methods, the last 2×30 days of user_days
+// (the windows and the 30-day chart are summed from them in Go), and the
+// bars of the chart range asked for. $1 is the chart's unit (day, week,
+// month), $2 its number of bars (0: from the first signup on).
+var dashboardQuery = `WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS d),
+	chart AS (SELECT date_trunc($1, now() AT TIME ZONE 'UTC') AS last,
+		CASE WHEN $2::int = 0
+			THEN date_trunc($1, (SELECT min(day) FROM user_days WHERE signups > 0)::timestamp)
+			ELSE date_trunc($1, now() AT TIME ZONE 'UTC') - ($2::int - 1) * ('1 ' || $1)::interval
+		END AS first)
+	SELECT c.total, c.verified,
 	` + bansInForce + ` AS banned,
 	` + signedInWithin(30) + ` AS signed_in_30,
-	c.total - (SELECT count(DISTINCT user_id) FROM user_roles) AS no_role,
-	date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today
+	c.total - (SELECT count(*) FROM (SELECT DISTINCT user_id FROM user_roles) g) AS no_role,
+	(SELECT d FROM today)::timestamp AT TIME ZONE 'UTC' AS today,
+	(SELECT COALESCE(json_agg(json_build_object('role', r.name,
+		'users', (SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id)) ORDER BY r.name), '[]')
+		FROM roles r) AS by_role,
+	(SELECT COALESCE(json_agg(json_build_object('method', m.method, 'users', m.users)
+		ORDER BY m.method <> '` + MethodPassword + `', m.method), '[]')
+		FROM signin_methods m WHERE m.users > 0) AS by_method,
+	(SELECT COALESCE(json_agg(json_build_object('day', to_char(day, 'YYYY-MM-DD'), 'signups', signups, 'logins', logins)), '[]')
+		FROM user_days WHERE day > (SELECT d FROM today) - 2 * ` + fmt.Sprint(maxWindow) + `
+			AND isfinite(day) AND (signups <> 0 OR logins <> 0)) AS days,
+	(SELECT first FROM chart) AS chart_first, (SELECT last FROM chart) AS chart_last,
+	(SELECT COALESCE(json_agg(json_build_object('start', to_char(b.start, 'YYYY-MM-DD'), 'users', b.users)), '[]')
+		FROM (SELECT date_trunc($1, day::timestamp) AS start, sum(signups)::bigint AS users
+			FROM user_days WHERE day >= (SELECT first FROM chart) AND signups <> 0 GROUP BY 1) b) AS bars
 	FROM user_counts c`
+
+// maxWindow is the longest of Windows.
+var maxWindow = slices.Max(Windows)
+
+// dashboardRow is one row of dashboardQuery.
+type dashboardRow struct {
+	Total      int64      `db:"total"`
+	Verified   int64      `db:"verified"`
+	Banned     int64      `db:"banned"`
+	SignedIn30 int64      `db:"signed_in_30"`
+	NoRole     int64      `db:"no_role"`
+	Today      time.Time  `db:"today"`
+	ByRole     jsonValue  `db:"by_role"`
+	ByMethod   jsonValue  `db:"by_method"`
+	Days       jsonValue  `db:"days"`
+	ChartFirst *time.Time `db:"chart_first"`
+	ChartLast  time.Time  `db:"chart_last"`
+	Bars       jsonValue  `db:"bars"`
+}
+
+// jsonValue is a json column, decoded later.
+type jsonValue []byte
+
+func (j *jsonValue) Scan(src any) error {
+	switch v := src.(type) {
+	case []byte:
+		*j = append((*j)[:0], v...)
+	case string:
+		*j = append((*j)[:0], v...)
+	case nil:
+		*j = nil
+	default:
+		return fmt.Errorf("db: json column of type %T", src)
+	}
+	return nil
+}
 
 // Stats returns the dashboard's counts.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	var row struct {
-		Total      int64     `db:"total"`
-		Verified   int64     `db:"verified"`
-		Banned     int64     `db:"banned"`
-		SignedIn30 int64     `db:"signed_in_30"`
-		NoRole     int64     `db:"no_role"`
-		Today      time.Time `db:"today"`
+	st, _, err := s.Dashboard(ctx, Range30Days)
+	return st, err
+}
+
+// Dashboard returns the dashboard's counts and the signups chart for r,
+// read in one statement (one snapshot): what Stats and Signups return.
+func (s *Store) Dashboard(ctx context.Context, r SignupRange) (Stats, []PeriodCount, error) {
+	unit, periods, err := r.bars()
+	if err != nil {
+		return Stats{}, nil, err
 	}
-	if err := s.db.GetContext(ctx, &row, statsQuery); err != nil {
-		return Stats{}, fmt.Errorf("db: stats: %w", err)
+	var row dashboardRow
+	st, err := s.prepared(ctx, dashboardQuery)
+	if err != nil {
+		return Stats{}, nil, err
 	}
-	st := Stats{
+	if err := st.GetContext(ctx, &row, unit, periods); err != nil {
+		return Stats{}, nil, fmt.Errorf("db: stats: %w", err)
+	}
+	stats := Stats{
 		Total:              row.Total,
 		Verified:           row.Verified,
 		Unverified:         row.Total - row.Verified,
@@ -122,65 +191,76 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		SignedInLast30Days: row.SignedIn30,
 		NoRole:             row.NoRole,
 		Today:              row.Today.UTC(),
+		ByRole:             []RoleCount{},
+		ByMethod:           []MethodCount{},
 	}
-	today := st.Today
-	st.ByRole = []RoleCount{}
-	if err := s.db.SelectContext(ctx, &st.ByRole, `SELECT r.name AS role,
-		(SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id) AS users
-		FROM roles r ORDER BY r.name`); err != nil {
-		return Stats{}, fmt.Errorf("db: stats: roles: %w", err)
+	var days []struct {
+		Day     string `json:"day"`
+		Signups int64  `json:"signups"`
+		Logins  int64  `json:"logins"`
 	}
-	var perDay []DayCount
-	if err := s.db.SelectContext(ctx, &perDay, `SELECT day::timestamp AT TIME ZONE 'UTC' AS day, signups AS users
-		FROM user_days WHERE day BETWEEN $1::date AND $2::date`,
-		today.AddDate(0, 0, -(SignupDays-1)).Format(time.DateOnly), today.Format(time.DateOnly)); err != nil {
-		return Stats{}, fmt.Errorf("db: stats: signups: %w", err)
+	var bars []struct {
+		Start string `json:"start"`
+		Users int64  `json:"users"`
 	}
-	byDay := make(map[time.Time]int64, len(perDay))
-	for _, d := range perDay {
-		byDay[d.Day.UTC()] = d.Users
+	for _, j := range []struct {
+		data jsonValue
+		into any
+	}{{row.ByRole, &stats.ByRole}, {row.ByMethod, &stats.ByMethod}, {row.Days, &days}, {row.Bars, &bars}} {
+		if err := json.Unmarshal(j.data, j.into); err != nil {
+			return Stats{}, nil, fmt.Errorf("db: stats: decode: %w", err)
+		}
 	}
-	if err := s.windows(ctx, &st); err != nil {
-		return Stats{}, err
+	signups, logins := map[time.Time]int64{}, map[time.Time]int64{}
+	for _, d := range days {
+		day, err := time.Parse(time.DateOnly, d.Day)
+		if err != nil {
+			return Stats{}, nil, fmt.Errorf("db: stats: day %q: %w", d.Day, err)
+		}
+		signups[day], logins[day] = d.Signups, d.Logins
 	}
-	// Kept by triggers (schema.sql, signin_methods): a few rows, never a
-	// scan of users or oauth_accounts.
-	st.ByMethod = []MethodCount{}
-	if err := s.db.SelectContext(ctx, &st.ByMethod, `SELECT method, users FROM signin_methods
-		WHERE users > 0 ORDER BY method <> $1, method`, MethodPassword); err != nil {
-		return Stats{}, fmt.Errorf("db: stats: sign-in methods: %w", err)
+	// Windows start at a UTC midnight, so whole days of user_days answer
+	// them exactly.
+	today := stats.Today
+	stats.New, stats.NewBefore, stats.SignedIn = map[int]int64{}, map[int]int64{}, map[int]int64{}
+	// A day after today (a clock ahead of ours wrote it) is inside every
+	// window, as it is inside the table filtered from the window's start.
+	for day := range signups {
+		age := int(today.Sub(day).Hours()) / 24
+		for _, n := range Windows {
+			switch {
+			case age < n:
+				stats.New[n] += signups[day]
+				stats.SignedIn[n] += logins[day]
+			case age < 2*n:
+				stats.NewBefore[n] += signups[day]
+			}
+		}
 	}
-	st.Signups = make([]DayCount, 0, SignupDays)
+	stats.Signups = make([]DayCount, 0, SignupDays)
 	for i := SignupDays - 1; i >= 0; i-- {
 		day := today.AddDate(0, 0, -i)
-		st.Signups = append(st.Signups, DayCount{Day: day, Users: byDay[day]})
+		stats.Signups = append(stats.Signups, DayCount{Day: day, Users: signups[day]})
 	}
-	return st, nil
-}
 
-// windows fills the sign-up and sign-in counts of each of Windows, and the
-// sign-ups of the window before each.
-func (s *Store) windows(ctx context.Context, st *Stats) error {
-	st.New, st.NewBefore, st.SignedIn = map[int]int64{}, map[int]int64{}, map[int]int64{}
-	for _, days := range Windows {
-		from, before := WindowStart(st.Today, days), WindowStart(st.Today, 2*days)
-		var n struct {
-			New      int64 `db:"new"`
-			Before   int64 `db:"before"`
-			SignedIn int64 `db:"signed_in"`
+	byStart := make(map[time.Time]int64, len(bars))
+	for _, b := range bars {
+		start, err := time.Parse(time.DateOnly, b.Start)
+		if err != nil {
+			return Stats{}, nil, fmt.Errorf("db: stats: bar %q: %w", b.Start, err)
 		}
-		// Windows start at a UTC midnight, so whole days of user_days
-		// answer them exactly.
-		if err := s.db.GetContext(ctx, &n, `SELECT
-			COALESCE(sum(signups) FILTER (WHERE day >= $1::date), 0) AS new,
-			COALESCE(sum(signups) FILTER (WHERE day >= $2::date AND day < $1::date), 0) AS before,
-			COALESCE(sum(logins) FILTER (WHERE day >= $1::date), 0) AS signed_in
-			FROM user_days WHERE day >= $2::date`, from.Format(time.DateOnly), before.Format(time.DateOnly)); err != nil {
-			return fmt.Errorf("db: stats: the last %d days: %w", days, err)
-		}
-		st.New[days], st.NewBefore[days], st.SignedIn[days] = n.New, n.Before, n.SignedIn
+		byStart[start] = b.Users
 	}
-	return nil
+	last := row.ChartLast.UTC()
+	first := last
+	if row.ChartFirst != nil {
+		first = row.ChartFirst.UTC()
+	}
+	var series []PeriodCount
+	for t := first; !t.After(last); t = stepBar(unit, t, 1) {
+		series = append(series, PeriodCount{Start: t, Users: byStart[t]})
+	}
+	return stats, series, nil
 }
 
 // SignupRange is a span of the signups chart and the size of its bars.
@@ -208,60 +288,33 @@ type PeriodCount struct {
 // Signups returns the signups chart for r, oldest bar first, with a bar for
 // every period including those without signups. Weeks start on Monday.
 func (s *Store) Signups(ctx context.Context, r SignupRange) ([]PeriodCount, error) {
-	var unit string
-	var periods int
+	_, series, err := s.Dashboard(ctx, r)
+	return series, err
+}
+
+// bars is the unit of r's bars and how many there are (0: every period from
+// the first signup on).
+func (r SignupRange) bars() (unit string, periods int, err error) {
 	switch r {
 	case Range30Days:
-		unit, periods = "day", 30
+		return "day", 30, nil
 	case Range90Days:
-		unit, periods = "day", 90
+		return "day", 90, nil
 	case RangeYear:
-		unit, periods = "week", 52
+		return "week", 52, nil
 	case RangeAll:
-		unit = "month"
-	default:
-		return nil, invalid("range", "is not a chart range")
+		return "month", 0, nil
 	}
-	var bounds struct {
-		Now   time.Time  `db:"now"`
-		First *time.Time `db:"first"`
+	return "", 0, invalid("range", "is not a chart range")
+}
+
+// stepBar moves t by n bars of unit.
+func stepBar(unit string, t time.Time, n int) time.Time {
+	switch unit {
+	case "week":
+		return t.AddDate(0, 0, 7*n)
+	case "month":
+		return t.AddDate(0, n, 0)
 	}
-	if err := s.db.GetContext(ctx, &bounds, `SELECT
-		date_trunc($1, now() AT TIME ZONE 'UTC') AS now,
-		date_trunc($1, (SELECT min(day) FROM user_days WHERE signups > 0)::timestamp) AS first`, unit); err != nil {
-		return nil, fmt.Errorf("db: signups: bounds: %w", err)
-	}
-	last := bounds.Now.UTC()
-	step := func(t time.Time, n int) time.Time {
-		switch unit {
-		case "week":
-			return t.AddDate(0, 0, 7*n)
-		case "month":
-			return t.AddDate(0, n, 0)
-		}
-		return t.AddDate(0, 0, n)
-	}
-	first := step(last, -(periods - 1))
-	if r == RangeAll {
-		first = last
-		if bounds.First != nil {
-			first = bounds.First.UTC()
-		}
-	}
-	var rows []PeriodCount
-	// The days of user_days, summed into weeks or months.
-	if err := s.db.SelectContext(ctx, &rows, `SELECT
-		date_trunc($1, day::timestamp) AS start, sum(signups)::bigint AS users
-		FROM user_days WHERE day >= $2::date AND signups <> 0 GROUP BY 1`, unit, first.Format(time.DateOnly)); err != nil {
-		return nil, fmt.Errorf("db: signups: %w", err)
-	}
-	byStart := make(map[time.Time]int64, len(rows))
-	for _, row := range rows {
-		byStart[row.Start.UTC()] = row.Users
-	}
-	var out []PeriodCount
-	for t := first; !t.After(last); t = step(t, 1) {
-		out = append(out, PeriodCount{Start: t, Users: byStart[t]})
-	}
-	return out, nil
+	return t.AddDate(0, 0, n)
 }

@@ -41,12 +41,38 @@ type Store struct {
 	// exportTimeout is the statement_timeout of the exports' queries; zero
 	// leaves the session's own.
 	exportTimeout time.Duration
+
+	// stmts are the prepared statements of prepared, by query text.
+	stmts sync.Map
+	// roles is what ListRoles read, once.
+	roles atomic.Pointer[[]Role]
 }
 
 // New wraps an open connection pool (driver "postgres") in a Store.
 func New(conn *sqlx.DB) *Store {
 	return &Store{db: conn, handlers: map[Event][]func(EventData){}, now: time.Now,
 		hashes: newHashGate(runtime.GOMAXPROCS(0) / 2)}
+}
+
+// prepared returns query as a prepared statement, made on first use. It is
+// for the few fixed statements that every page runs (the session, the
+// dashboard), whose planning costs more than their run: PostgreSQL keeps
+// their plan. database/sql prepares it again on each new connection, so a
+// restarted database is no matter. Never for a query whose best plan depends
+// on its arguments (a search pattern), which a kept plan could not follow.
+func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("db: prepare: %w", err)
+	}
+	if old, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return old.(*sqlx.Stmt), nil
+	}
+	return st, nil
 }
 
 // DB returns the underlying pool, for health checks and tools.

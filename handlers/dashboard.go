@@ -18,15 +18,11 @@ import (
 // user table filtered to exactly the users it counts.
 func (h *Handler) dashboard(c echo.Context) error {
 	ctx := c.Request().Context()
-	st, err := h.store.Stats(ctx)
-	if err != nil {
-		return fmt.Errorf("dashboard: %w", err)
-	}
 	rng := db.SignupRange(c.QueryParam("range"))
 	if !slices.Contains(db.SignupRanges, rng) {
 		rng = db.Range30Days
 	}
-	series, err := h.store.Signups(ctx, rng)
+	st, series, err := h.store.Dashboard(ctx, rng)
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}

@@ -222,7 +222,7 @@ func definePages(ctx context.Context, s *db.Store) []page {
 			if _, err := s.LoadUser(ctx, admin.ID); err != nil {
 				return err
 			}
-			_, err := s.Stats(ctx)
+			_, _, err := s.Dashboard(ctx, db.Range30Days)
 			return err
 		}},
 		{name: "/users/{id}", path: "/users/" + userID, p95Bar: p95, sql: func(ctx context.Context) error {
