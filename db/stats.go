@@ -3,8 +3,8 @@ package db
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"fmt"
+	"slices"
 	"time"
 )
 
