@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -13,13 +14,49 @@ import (
 // exportColumns are userColumns without the per-row subqueries: the roles
 // come from one read of user_roles, and the banning staff member's email is
 // looked up only for the few banned users. At a million rows, a subquery per
-// row cost more than everything else the export does.
-const exportColumns = `u.id, u.email, u.name, u.email_verified, ` + bannedNow + ` AS banned,
-	COALESCE(u.ban_reason, '') AS ban_reason, u.banned_until, u.banned_at, u.banned_by,
+// row cost more than everything else the export does. Times come as
+// microseconds since 1970 (exactly a timestamptz), which the export turns
+// into time.Time several times faster than it parses their text form; the
+// columns are read in this order by scanExportRow.
+var exportColumns = `u.id, u.email, u.name, u.email_verified, ` + bannedNow + ` AS banned,
+	COALESCE(u.ban_reason, '') AS ban_reason, ` + micros(`u.banned_until`) + `, ` + micros(`u.banned_at`) + `, u.banned_by,
 	CASE WHEN u.banned_by IS NULL THEN '' ELSE
 		COALESCE((SELECT b.email FROM users b WHERE b.id = u.banned_by), '') END AS banned_by_email,
-	u.password_hash IS NOT NULL AS has_password, u.session_version,
-	u.created_at, u.updated_at, u.last_login_at`
+	u.password_hash IS NOT NULL AS has_password, u.session_version, u.password_change_required,
+	` + micros(`u.password_changed_at`) + `, ` + micros(`u.created_at`) + `, ` + micros(`u.updated_at`) + `, ` + micros(`u.last_login_at`)
+
+// micros is the SQL for a timestamptz column as microseconds since 1970.
+func micros(col string) string {
+	return `(extract(epoch FROM ` + col + `) * 1000000)::bigint`
+}
+
+// scanExportRow reads one row of exportColumns into u, without the
+// reflection of StructScan (which cost a quarter of a million-row export).
+func scanExportRow(rows *sqlx.Rows, u *User) error {
+	var bannedUntil, bannedAt, pwChanged, lastLogin sql.NullInt64
+	var created, updated int64
+	var bannedBy sql.NullString
+	if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.EmailVerified, &u.Banned, &u.BanReason,
+		&bannedUntil, &bannedAt, &bannedBy, &u.BannedByEmail, &u.HasPassword, &u.SessionVersion,
+		&u.MustChangePassword, &pwChanged, &created, &updated, &lastLogin); err != nil {
+		return err
+	}
+	u.BannedUntil, u.BannedAt = microsTime(bannedUntil), microsTime(bannedAt)
+	u.PasswordChangedAt, u.LastLoginAt = microsTime(pwChanged), microsTime(lastLogin)
+	u.CreatedAt, u.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	if bannedBy.Valid {
+		u.BannedBy = &bannedBy.String
+	}
+	return nil
+}
+
+func microsTime(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := time.UnixMicro(n.Int64).UTC()
+	return &t
+}
 
 // ExportUsers calls fn with every user matching p, in p's order, from one
 // query: the same filters and order as ListUsers, without Limit and Offset.
@@ -61,7 +98,7 @@ func (s *Store) ExportUsers(ctx context.Context, p ListParams, fn func(User) err
 	defer rows.Close()
 	for rows.Next() {
 		var u User
-		if err := rows.StructScan(&u); err != nil {
+		if err := scanExportRow(rows, &u); err != nil {
 			return fmt.Errorf("db: export users: %w", err)
 		}
 		u.Roles = roles[u.ID]

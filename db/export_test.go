@@ -85,8 +85,15 @@ func TestExportUsers(t *testing.T) {
 		}
 		for i, u := range res.Users {
 			g := got[i]
-			if g.Email != u.Email || g.Name != u.Name || g.Banned != u.Banned || g.EmailVerified != u.EmailVerified ||
-				!slices.Equal(g.Roles, u.Roles) || !g.CreatedAt.Equal(u.CreatedAt) {
+			// Every field, each time to the microsecond.
+			sameTime := func(a, b *time.Time) bool { return a == nil && b == nil || a != nil && b != nil && a.Equal(*b) }
+			sameID := func(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+			if g.ID != u.ID || g.Email != u.Email || g.Name != u.Name || g.Banned != u.Banned || g.EmailVerified != u.EmailVerified ||
+				g.BanReason != u.BanReason || !sameTime(g.BannedUntil, u.BannedUntil) || !sameTime(g.BannedAt, u.BannedAt) ||
+				!sameID(g.BannedBy, u.BannedBy) || g.BannedByEmail != u.BannedByEmail || g.HasPassword != u.HasPassword ||
+				g.SessionVersion != u.SessionVersion || g.MustChangePassword != u.MustChangePassword ||
+				!sameTime(g.PasswordChangedAt, u.PasswordChangedAt) || !sameTime(g.LastLoginAt, u.LastLoginAt) ||
+				!slices.Equal(g.Roles, u.Roles) || !g.CreatedAt.Equal(u.CreatedAt) || !g.UpdatedAt.Equal(u.UpdatedAt) {
 				t.Fatalf("row %d: export %+v, list %+v", i, g, u)
 			}
 		}

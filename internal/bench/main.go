@@ -137,7 +137,7 @@ func main() {
 	judge(results)
 	var extras []string
 	if *only == "" || strings.Contains("export", *only) {
-		extras = append(extras, exportRow(srv, cookie))
+		extras = append(extras, exportRow(srv, cookie, *profile))
 	}
 	extras = append(extras, seedRow(seedTime))
 	table := render(results, extras)
@@ -570,7 +570,7 @@ func sqlP50(ctx context.Context, fn func(context.Context) error, d time.Duration
 
 // exportRow downloads the whole CSV export while it watches the server's
 // memory, and returns the table row for it.
-func exportRow(s *server, cookie string) string {
+func exportRow(s *server, cookie, profileDir string) string {
 	run := func() (rows int, took time.Duration, peakMB float64) {
 		stop := make(chan struct{})
 		peak := make(chan float64)
@@ -607,6 +607,9 @@ func exportRow(s *server, cookie string) string {
 		return rows - 1, took, <-peak
 	}
 	run() // warm-up
+	// The profile covers the first seconds of the first measured run.
+	stopProfile := s.profile(profileDir, "export", 3*time.Second)
+	defer stopProfile()
 	var best float64
 	var peakMB float64
 	var rows int
