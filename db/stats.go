@@ -109,7 +109,7 @@ var dashboardQuery = `WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS 
 	SELECT c.total, c.verified,
 	` + bansInForce + ` AS banned,
 	` + signedInWithin(30) + ` AS signed_in_30,
-	c.total - (SELECT count(*) FROM (SELECT DISTINCT user_id FROM user_roles) g) AS no_role,
+	c.total - (SELECT count(DISTINCT user_id) FROM user_roles) AS no_role,
 	(SELECT d FROM today)::timestamp AT TIME ZONE 'UTC' AS today,
 	(SELECT COALESCE(json_agg(json_build_object('role', r.name,
 		'users', (SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id)) ORDER BY r.name), '[]')
