@@ -206,6 +206,13 @@ func (c *watchedConn) PrepareContext(ctx context.Context, query string) (driver.
 	if err != nil {
 		return nil, err
 	}
+	// A COPY (lib/pq's copyin) takes its rows through the legacy Exec and
+	// stays as it is; a statement proper is watched.
+	_, execs := st.(driver.StmtExecContext)
+	_, queries := st.(driver.StmtQueryContext)
+	if !execs || !queries {
+		return st, nil
+	}
 	return &watchedStmt{Stmt: st, conn: c}, nil
 }
 
