@@ -31,7 +31,7 @@ func (a *App) serve(ctx context.Context, args []string) error {
 Serve the admin panel over HTTP. The schema is migrated first (safe when
 several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	dbURL := databaseURLFlag(fs)
-	if a.Getenv("GOGC") == "" {
+	if a.getenv("GOGC") == "" {
 		// The server's live heap is a few megabytes, so Go's default (a
 		// collection each time the heap doubles) collects every few
 		// requests: a fifth of the CPU of the user table under load went to
