@@ -1,6 +1,6 @@
 -- userpanel schema: the whole current schema, to read and to create a new
 -- database with.
--- schema-version: 9
+-- schema-version: 10
 --
 -- A new database gets this file whole and is stamped at the version above. An
 -- existing database is upgraded by the numbered files in db/migrations/, each
@@ -548,3 +548,84 @@ DROP INDEX IF EXISTS users_name_trgm_idx;
 CREATE INDEX IF NOT EXISTS users_search_trgm_idx ON users USING gin (search gin_trgm_ops);
 CREATE INDEX IF NOT EXISTS users_email_search_idx ON users ((lower(email) COLLATE "C"), id) INCLUDE (email, search);
 CREATE INDEX IF NOT EXISTS users_name_search_idx ON users ((lower(name) COLLATE "C"), id) INCLUDE (name, search);
+
+-- Search totals (schema version 10). The commonest search is three letters
+-- or digits, and it is also the one a trigram index serves worst: "son"
+-- matches one user in sixteen, and counting them rechecks that many rows all
+-- over the table. search_trigrams keeps, for each three-character string of
+-- ASCII letters and digits, how many users' search text holds it, kept by
+-- statement triggers in the same transaction as each change, as user_counts
+-- is. For such a string a substring match and pg_trgm's trigram are the same
+-- thing (all three characters are word characters, and pg_trgm stores an
+-- ASCII trigram as itself, not as a hash), so the count is exact. Trigrams
+-- are upserted in order, so that two statements lock them in one order and
+-- cannot deadlock.
+CREATE TABLE IF NOT EXISTS search_trigrams (
+    trigram text PRIMARY KEY,
+    users   bigint NOT NULL DEFAULT 0
+);
+
+CREATE OR REPLACE FUNCTION search_trigrams_apply(signs integer[], texts text[]) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO search_trigrams AS s (trigram, users)
+    SELECT t, sum(c.sign)
+    FROM unnest(signs, texts) AS c(sign, search), unnest(show_trgm(c.search)) AS t
+    WHERE octet_length(t) = 3 AND strpos(t, ' ') = 0
+    GROUP BY t
+    HAVING sum(c.sign) <> 0
+    ORDER BY t
+    ON CONFLICT (trigram) DO UPDATE SET users = s.users + EXCLUDED.users
+$$;
+
+CREATE OR REPLACE FUNCTION search_trigrams_on_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM search_trigrams_apply(array_agg(1), array_agg(search)) FROM new_rows;
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM search_trigrams_apply(array_agg(-1), array_agg(search)) FROM old_rows;
+    ELSE
+        PERFORM search_trigrams_apply(array_agg(c.sign), array_agg(c.search))
+        FROM (
+            SELECT 1 AS sign, n.search FROM new_rows n JOIN old_rows o ON o.id = n.id
+            WHERE n.search IS DISTINCT FROM o.search
+            UNION ALL
+            SELECT -1, o.search FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.search IS DISTINCT FROM o.search
+        ) c
+        HAVING count(*) > 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION search_trigrams_on_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM search_trigrams;
+    RETURN NULL;
+END
+$$;
+
+LOCK TABLE users IN SHARE MODE;
+DELETE FROM search_trigrams;
+INSERT INTO search_trigrams (trigram, users)
+SELECT t, count(*) FROM users, unnest(show_trgm(search)) AS t
+WHERE octet_length(t) = 3 AND strpos(t, ' ') = 0
+GROUP BY t;
+
+DROP TRIGGER IF EXISTS users_trigrams_insert ON users;
+CREATE TRIGGER users_trigrams_insert AFTER INSERT ON users
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION search_trigrams_on_change();
+DROP TRIGGER IF EXISTS users_trigrams_delete ON users;
+CREATE TRIGGER users_trigrams_delete AFTER DELETE ON users
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION search_trigrams_on_change();
+DROP TRIGGER IF EXISTS users_trigrams_update ON users;
+CREATE TRIGGER users_trigrams_update AFTER UPDATE ON users
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION search_trigrams_on_change();
+DROP TRIGGER IF EXISTS users_trigrams_truncate ON users;
+CREATE TRIGGER users_trigrams_truncate AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION search_trigrams_on_truncate();

@@ -140,6 +140,21 @@ func (f *Filter) normalize() error {
 	return nil
 }
 
+// isTrigram reports whether q is three ASCII letters or digits, whose
+// total search_trigrams keeps.
+func isTrigram(q string) bool {
+	if len(q) != 3 {
+		return false
+	}
+	for i := range 3 {
+		c := q[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // escapeLike makes %, _ and \ literal in an ILIKE pattern (escape character \).
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
@@ -286,6 +301,23 @@ func (s *Store) CountUsers(ctx context.Context, f Filter) (int64, error) {
 // users through their small partial index; only a search or a role filter
 // pays for a real count.
 func (s *Store) count(ctx context.Context, f Filter) (int64, error) {
+	if f == (Filter{Query: f.Query}) && isTrigram(f.Query) {
+		// Three letters or digits alone: the trigger-kept total
+		// (schema.sql, search_trigrams). The database lowercases, as the
+		// search does; where its locale turns a letter into one outside
+		// ASCII, the search is counted below instead.
+		var t struct {
+			Kept  bool  `db:"kept"`
+			Users int64 `db:"users"`
+		}
+		if err := s.db.GetContext(ctx, &t, `SELECT lower($1) ~ '^[a-z0-9]{3}$' AS kept,
+			COALESCE((SELECT users FROM search_trigrams WHERE trigram = lower($1)), 0) AS users`, f.Query); err != nil {
+			return 0, fmt.Errorf("db: count a three-letter search: %w", err)
+		}
+		if t.Kept {
+			return t.Users, nil
+		}
+	}
 	if f.Query == "" && f.Role != "" && f.Banned == nil && f.Verified == nil && !f.narrowed() {
 		// Staff are few: count the role's grants rather than probing every
 		// user for one.

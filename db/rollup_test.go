@@ -36,6 +36,36 @@ func wantRollupsExact(t *testing.T, s *db.Store) {
 	for _, d := range diff {
 		t.Errorf("user_days differs from a recount on %s", d)
 	}
+	diff = nil
+	if err := s.DB().Select(&diff, `WITH recount AS (
+			SELECT t AS trigram, count(*) AS users FROM users, unnest(show_trgm(search)) AS t
+			WHERE octet_length(t) = 3 AND strpos(t, ' ') = 0 GROUP BY t
+		), kept AS (
+			SELECT trigram, users FROM search_trigrams WHERE users <> 0
+		)
+		SELECT format('%s: kept %s, recount %s', COALESCE(k.trigram, r.trigram), k.users, r.users)
+		FROM kept k FULL JOIN recount r ON r.trigram = k.trigram
+		WHERE k.users IS DISTINCT FROM r.users`); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diff {
+		t.Errorf("search_trigrams differs from a recount on %s", d)
+	}
+	// A three-letter search's total, which comes from search_trigrams,
+	// equals the count of what the search itself finds, in any case.
+	for _, q := range []string{"u00", "U01", "exa", "com", "Xxx", "ple", "zq9", "000"} {
+		got, err := s.CountUsers(sysCtx(), db.Filter{Query: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		if err := s.DB().Get(&want, `SELECT count(*) FROM users WHERE email ILIKE $1 OR name ILIKE $1`, "%"+q+"%"); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("CountUsers(%q) = %d, the users table has %d", q, got, want)
+		}
+	}
 	st, err := s.Stats(sysCtx())
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +169,12 @@ func TestRollupsUnderConcurrentWrites(t *testing.T) {
 	})
 	worker(23, func(rng *rand.Rand, f fixture) error {
 		_, err := s.DB().Exec(`UPDATE users SET email_verified = NOT email_verified, name = name || 'x' WHERE id = $1`, f.ID)
+		return err
+	})
+	// Renames and new emails move the search totals both ways.
+	worker(24, func(rng *rand.Rand, f fixture) error {
+		_, err := s.DB().Exec(`UPDATE users SET name = $2, email = $3 WHERE id = $1`, f.ID,
+			[]string{"Ann Xu", "Bo Xxon", "", "Zoë Q9"}[rng.IntN(4)], fmt.Sprintf("m%04d-%d@example.org", rng.IntN(10000), rng.IntN(99)))
 		return err
 	})
 	wg.Add(1)

@@ -126,13 +126,14 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 			return fmt.Errorf("db: seed: %w", err)
 		}
 		// The load is many statements, each of which adds to the per-day
-		// rollups (user_days) through the users triggers. Other writers lock
+		// rollups (user_days) and the search totals (search_trigrams)
+		// through the users triggers. Other writers lock
 		// the days they change in day order within one statement, but a load
 		// spread over many statements cannot keep that order: it takes the
 		// whole tables first (with user_counts, which every insert and delete
 		// changes too), so that writers wait for it instead of
 		// deadlocking with it. Readers (the dashboard) are not blocked.
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE user_counts, user_days, signin_methods IN EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE user_counts, user_days, signin_methods, search_trigrams IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("db: seed: lock the rollups: %w", err)
 		}
 		roleIDs, err := allRoleIDs(ctx, tx)
