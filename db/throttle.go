@@ -81,7 +81,7 @@ func lockoutFor(lockouts int) time.Duration {
 // Text PostgreSQL cannot hold, or too long to be an address, is hashed.
 func accountKey(email string) string {
 	e := strings.ToLower(strings.TrimSpace(email))
-	if !validText(e) || len(e) > 254 {
+	if !validText(e) || len(e) > MaxEmailLen {
 		sum := sha256.Sum256([]byte(e))
 		return "email#" + hex.EncodeToString(sum[:])
 	}
