@@ -25,7 +25,7 @@ func TestBrowserAccountSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(10 * time.Millisecond)
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 
 	p.click(`[data-testid="current-user"]`)
 	p.waitFor("the account page", func(s pageState) bool { return s.path() == "/account" })

@@ -19,7 +19,7 @@ func (p *panel) textOf(sel string, ok func(string) bool) string {
 func TestBrowserBulkBanAndRowUnban(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "bulk")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users?q=zephyr&sort=email&order=asc&banned=no")
 	first := p.waitFor("the unbanned Zephyrs", func(s pageState) bool { return len(s.IDs) >= 3 })
 	targets := first.IDs[:2]

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"userpanel/db"
+	"userpanel/internal/testdb"
 )
 
 // The journeys of the issue: "sign in, type in the search box and see the
@@ -57,7 +58,7 @@ func TestBrowserSignIn(t *testing.T) {
 	p.screenshot("wrong_password")
 
 	// The right password lands on the users page, signed in.
-	p.fillLogin(adminEmail, adminPassword)
+	p.fillLogin(adminEmail, testdb.Password)
 	s = p.waitFor("the users page, signed in", func(s pageState) bool {
 		return s.path() == "/users" && len(s.IDs) > 0
 	})
@@ -110,7 +111,7 @@ func TestBrowserSignIn(t *testing.T) {
 func TestBrowserLiveSearch(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "search")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	first, _ := p.expectPage(db.ListParams{})
 	p.waitFor("the first page of users", func(s pageState) bool { return sameIDs(s.IDs, first) })
@@ -212,7 +213,7 @@ func TestBrowserLiveSearch(t *testing.T) {
 func TestBrowserSort(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "sort")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	def, _ := p.expectPage(db.ListParams{})
 	s := p.waitFor("the users, newest first", func(s pageState) bool { return sameIDs(s.IDs, def) })
@@ -268,7 +269,7 @@ func TestBrowserSort(t *testing.T) {
 func TestBrowserPagingHistory(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "paging")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	p.waitFor("the users table", func(s pageState) bool { return len(s.IDs) > 0 })
 
@@ -382,7 +383,7 @@ func deref(s *string) string {
 func TestBrowserWithoutJavaScript(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "nojs", withoutJavaScript)
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	first, _ := p.expectPage(db.ListParams{})
 	p.waitFor("the users table", func(s pageState) bool { return sameIDs(s.IDs, first) })
@@ -431,7 +432,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 func TestBrowserSignOut(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "signout")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	p.waitFor("the users table", func(s pageState) bool { return len(s.IDs) > 0 })
 
