@@ -786,21 +786,22 @@ func (p *panel) screenshot(step string) {
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
 	// Right after a navigation commits, the page can have no size yet
-	// ("Cannot take screenshot with 0 width"): wait for the load to
-	// finish, and try again while the page settles.
+	// ("Cannot take screenshot with 0 width"): chromedp polls until the
+	// load has finished and the page has a size. A capture can still fail
+	// when a navigation replaced the document the poll read; then the poll
+	// runs again, in the new document, which is the wait: no sleep.
 	var buf []byte
 	var err error
-	for attempt := 0; attempt < 20; attempt++ {
+	for attempt := 0; attempt < 20 && ctx.Err() == nil; attempt++ {
 		err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](
 			`document.readyState === "complete" && document.documentElement.scrollWidth > 0`,
 			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout)))
 		if err == nil {
 			buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		}
-		if err == nil || ctx.Err() != nil {
+		if err == nil {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", step, err)
