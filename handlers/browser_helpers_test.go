@@ -469,6 +469,92 @@ var stateReader = reader[pageState]{"() => Object.assign({}, (" + headReader.js 
 	")(), (" + tableReader.js + ")(), (" + userReader.js + ")(), (" + dashboardReader.js + ")(), (" +
 	auditReader.js + ")())"}
 
+// Each kind of page has a reader of its own, with the head every page has:
+// a journey waits through the reader of the page it is on, and reads the
+// whole page (pageState) only where it checks that a page shows nothing of
+// another, or to describe a failure.
+type (
+	loginPage struct {
+		pageHead
+		loginView
+	}
+	tablePage struct {
+		pageHead
+		tableView
+	}
+	userPage struct {
+		pageHead
+		userView
+	}
+	dashboardPage struct {
+		pageHead
+		dashboardView
+	}
+	auditPage struct {
+		pageHead
+		auditView
+	}
+)
+
+// withHead is r with the page's head read too, into P (a page above).
+func withHead[P, V any](r reader[V]) reader[P] {
+	return reader[P]{"() => Object.assign({}, (" + headReader.js + ")(), (" + r.js + ")())"}
+}
+
+var (
+	loginPageReader     = withHead[loginPage](loginReader)
+	tablePageReader     = withHead[tablePage](tableReader)
+	userPageReader      = withHead[userPage](userReader)
+	dashboardPageReader = withHead[dashboardPage](dashboardReader)
+	auditPageReader     = withHead[auditPage](auditReader)
+)
+
+// waitHead waits until ok accepts the head of the page (see waitRead).
+func (p *panel) waitHead(what string, ok func(pageHead) bool) pageHead {
+	p.t.Helper()
+	return waitRead(p, headReader, what, ok)
+}
+
+// waitLogin waits until ok accepts the login page (see waitRead).
+func (p *panel) waitLogin(what string, ok func(loginPage) bool) loginPage {
+	p.t.Helper()
+	return waitRead(p, loginPageReader, what, ok)
+}
+
+// waitTable waits until ok accepts the users table page (see waitRead).
+func (p *panel) waitTable(what string, ok func(tablePage) bool) tablePage {
+	p.t.Helper()
+	return waitRead(p, tablePageReader, what, ok)
+}
+
+// waitUser waits until ok accepts a user's page (see waitRead).
+func (p *panel) waitUser(what string, ok func(userPage) bool) userPage {
+	p.t.Helper()
+	return waitRead(p, userPageReader, what, ok)
+}
+
+// waitDashboard waits until ok accepts the dashboard (see waitRead).
+func (p *panel) waitDashboard(what string, ok func(dashboardPage) bool) dashboardPage {
+	p.t.Helper()
+	return waitRead(p, dashboardPageReader, what, ok)
+}
+
+// waitAudit waits until ok accepts the audit log (see waitRead).
+func (p *panel) waitAudit(what string, ok func(auditPage) bool) auditPage {
+	p.t.Helper()
+	return waitRead(p, auditPageReader, what, ok)
+}
+
+// String describes the page in a failure message, as pageState does.
+func (t tablePage) String() string {
+	return pageState{pageHead: t.pageHead, tableView: t.tableView}.String()
+}
+
+// String describes the page in a failure message, as pageState does.
+func (l loginPage) String() string {
+	return pageState{pageHead: l.pageHead, loginView: l.loginView}.String()
+}
+
 // String describes the state in a failure message.
 func (s pageState) String() string {
 	var b strings.Builder
@@ -508,7 +594,7 @@ func (s pageState) String() string {
 }
 
 // query returns the named parameter of the page's URL.
-func (s pageState) query(name string) string {
+func (s pageHead) query(name string) string {
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		return ""
@@ -517,7 +603,7 @@ func (s pageState) query(name string) string {
 }
 
 // path returns the path of the page's URL.
-func (s pageState) path() string {
+func (s pageHead) path() string {
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		return ""
