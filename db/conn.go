@@ -1,5 +1,9 @@
 package db
 
+// Opening the pool with real deadlines, and telling an unreachable database
+// from a refusal. Over 300 lines because the connection wrappers must pass
+// on each optional interface of database/sql/driver, one small method each.
+
 import (
 	"context"
 	"database/sql"

@@ -1,8 +1,9 @@
 package db
 
 // What went wrong, said once: one error type with a code, the field it is
-// about and a message for a person. handlers.errorAnswer turns it into an
-// HTTP answer and internal/cli.message into a line and an exit status.
+// about and a message for a person. handlers.answerFor turns it into an
+// HTTP answer; internal/cli.message into a line and internal/cli.exitStatus
+// into an exit status.
 
 import (
 	"errors"

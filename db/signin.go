@@ -149,8 +149,8 @@ func (s *Store) recordFailedSignIn(ctx context.Context, id, email, addr, reason 
 	if !validText(tried) {
 		tried = "(not valid text)"
 	}
-	if r := []rune(tried); len(r) > 254 {
-		tried = string(r[:254]) + "…"
+	if r := []rune(tried); len(r) > MaxEmailLen {
+		tried = string(r[:MaxEmailLen]) + "…"
 	}
 	details := map[string]any{"email": tried, "reason": reason}
 	if addr != "" {

@@ -1,5 +1,9 @@
 package db
 
+// The User type and the calls on one user: get, create, update, delete.
+// Over 300 lines because each change keeps its transaction, its audit row
+// and its event together in one function, as every change in db does.
+
 import (
 	"context"
 	"fmt"

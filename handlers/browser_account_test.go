@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"userpanel/db"
 )
@@ -20,12 +19,17 @@ func TestBrowserAccountSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The other device signed in earlier.
-	if _, _, err := p.store.StartPanelSession(ctx, admin, db.SessionLimits{}, "198.51.100.4", "Old Laptop Browser"); err != nil {
+	// The other device signed in earlier and was last seen a minute ago,
+	// well within the idle limit: its row lists after this browser's.
+	_, other, err := p.store.StartPanelSession(ctx, admin, db.SessionLimits{}, "198.51.100.4", "Old Laptop Browser")
+	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond)
-	p.signIn(adminEmail, adminPassword)
+	if _, err := p.store.DB().ExecContext(ctx, `UPDATE panel_sessions
+		SET created_at = now() - interval '1 minute', last_seen_at = now() - interval '1 minute' WHERE id = $1`, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	p.signIn(adminEmail)
 
 	p.click(`[data-testid="current-user"]`)
 	p.waitFor("the account page", func(s pageState) bool { return s.path() == "/account" })

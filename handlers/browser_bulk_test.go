@@ -19,9 +19,9 @@ func (p *panel) textOf(sel string, ok func(string) bool) string {
 func TestBrowserBulkBanAndRowUnban(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "bulk")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users?q=zephyr&sort=email&order=asc&banned=no")
-	first := p.waitFor("the unbanned Zephyrs", func(s pageState) bool { return len(s.IDs) >= 3 })
+	first := p.waitTable("the unbanned Zephyrs", func(s tablePage) bool { return len(s.IDs) >= 3 })
 	targets := first.IDs[:2]
 
 	p.click(`tr#row-` + targets[0] + ` input[data-testid="row-select"]`)
@@ -29,11 +29,11 @@ func TestBrowserBulkBanAndRowUnban(t *testing.T) {
 	p.choose(`select[data-testid="bulk-action"]`, "Ban")
 	p.screenshot("selected")
 	p.click(`button[data-testid="bulk-selected"]`)
-	p.waitFor("the preview", func(s pageState) bool { return s.H1 == "This will ban 2 users" })
+	p.waitHead("the preview", func(s pageHead) bool { return s.H1 == "This will ban 2 users" })
 	p.screenshot("preview")
 	p.typeText(`input[data-testid="bulk-reason"]`, "Spam", false)
 	p.click(`button[data-testid="bulk-confirm"]`)
-	back := p.waitFor("the same table again", func(s pageState) bool {
+	back := p.waitTable("the same table again", func(s tablePage) bool {
 		return s.path() == "/users" && s.query("q") == "zephyr" && s.query("banned") == "no" && s.HasTable
 	})
 	if got := p.textOf(`[data-testid="flash"]`, func(s string) bool { return s != "" }); got != "Banned 2 users for 24 hours and signed them out everywhere." {
@@ -49,14 +49,14 @@ func TestBrowserBulkBanAndRowUnban(t *testing.T) {
 
 	// Row unban, in place: the banned list, then the row's Unban button.
 	p.open("/users?q=zephyr&sort=email&order=asc&banned=yes")
-	p.waitFor("the banned Zephyrs", func(s pageState) bool { return len(s.IDs) >= 2 })
+	p.waitTable("the banned Zephyrs", func(s tablePage) bool { return len(s.IDs) >= 2 })
 	p.setMarker(7)
 	p.click(`tr#row-` + targets[0] + ` button[data-testid="row-unban"]`)
 	p.textOf(`tr#row-`+targets[0]+` [data-testid="user-banned"]`, func(s string) bool { return !strings.Contains(s, "Banned") })
 	if got := p.textOf(`#flashes [data-testid="flash"]`, func(s string) bool { return s != "" }); !strings.HasPrefix(got, "Unbanned ") {
 		t.Errorf("flash %q", got)
 	}
-	if s := p.waitFor("the same page", func(pageState) bool { return true }); s.Marker == nil || *s.Marker != 7 {
+	if s := p.waitHead("the same page", func(pageHead) bool { return true }); s.Marker == nil || *s.Marker != 7 {
 		t.Error("the row unban reloaded the page; it should swap the row only")
 	}
 	p.screenshot("row_unbanned")

@@ -24,7 +24,6 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/lib/pq"
 
 	"userpanel/db"
 	"userpanel/handlers"
@@ -46,11 +45,10 @@ const (
 	// -race on a busy CI machine.
 	waitTimeout = 20 * time.Second
 
-	adminEmail    = "root.admin@userpanel.test"
-	adminName     = "Root Admin"
-	adminPassword = testdb.Password
+	adminEmail = "root.admin@userpanel.test"
+	adminName  = "Root Admin"
 
-	// fixtureUsers is how many users seedUsers inserts besides the admin.
+	// fixtureUsers is how many users testdb.SeedPeople inserts besides the admin.
 	fixtureUsers = 120
 )
 
@@ -84,10 +82,6 @@ func screenshotDir(t *testing.T) string {
 	return dir
 }
 
-// syncBuffer collects the server's log and the page's console for a failure
-// report; the server and the browser write from their own goroutines.
-type syncBuffer = testdb.LogBuffer
-
 // panel is one journey: a database with an admin and fixture users, the
 // panel serving it, and a browser tab.
 type panel struct {
@@ -102,8 +96,10 @@ type panel struct {
 
 	shotPrefix string
 	shotStep   int
-	console    *syncBuffer
-	exceptions *syncBuffer
+	// console and exceptions collect what the page logs, for a failure
+	// report (the browser writes from its own goroutine).
+	console    *testdb.LogBuffer
+	exceptions *testdb.LogBuffer
 }
 
 type panelOption func(*panelConfig)
@@ -130,10 +126,10 @@ func newPanel(t *testing.T, prefix string, opts ...panelOption) *panel {
 	}
 
 	store := testdb.New(t)
-	addAccount(t, store, adminEmail, adminName, "admin")
-	seedUsers(t, store)
+	testdb.AddUser(t, store, adminEmail, adminName, db.RoleAdmin)
+	testdb.SeedPeople(t, store, fixtureUsers)
 
-	serverLog := &syncBuffer{}
+	serverLog := &testdb.LogBuffer{}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		t.Fatal(err)
@@ -151,7 +147,7 @@ func newPanel(t *testing.T, prefix string, opts ...panelOption) *panel {
 
 	p := &panel{
 		t: t, store: store, base: srv.URL,
-		shotPrefix: prefix, console: &syncBuffer{}, exceptions: &syncBuffer{},
+		shotPrefix: prefix, console: &testdb.LogBuffer{}, exceptions: &testdb.LogBuffer{},
 	}
 	p.openTab(browser, cfg)
 	t.Cleanup(func() {
@@ -300,64 +296,6 @@ func (p *panel) noPageErrors() {
 	p.t.Helper()
 	if ex := p.exceptions.String(); ex != "" {
 		p.t.Errorf("the page threw uncaught JavaScript exceptions:\n%s", ex)
-	}
-}
-
-// passwordHash is adminPassword's bcrypt hash at the minimum cost
-// (testdb.PasswordHash), so that a sign-in takes a millisecond.
-var passwordHash = func() (string, error) { return testdb.PasswordHash(), nil }
-
-// addAccount inserts an account whose password is adminPassword, with roles.
-func addAccount(t *testing.T, store *db.Store, email, name string, roles ...string) {
-	t.Helper()
-	testdb.AddUser(t, store, email, name, roles...)
-}
-
-// seedUsers inserts fixtureUsers users in one statement. Names and emails
-// are distinct: first names cycle by 13 and last names by 11, which never
-// pair up the same way twice below 143. Emails start with the last name, so
-// that sorting by email and by name give different orders; "Zephyr" is a
-// first name of about one user in 13; two thirds of the emails are at an
-// "example" domain.
-func seedUsers(t *testing.T, store *db.Store) {
-	t.Helper()
-	firsts := []string{"Ada", "Bruno", "Chiara", "Dmitri", "Elif", "Farah", "Gustav",
-		"Hiro", "Ines", "Jonas", "Kalani", "Liam", "Zephyr"}
-	lasts := []string{"Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Silva",
-		"Brennan", "Haddad", "Kowalski", "Nguyen", "Rossi"}
-	domains := []string{"example.com", "example.org", "mail.test"}
-	now := time.Now().UTC()
-	var emails, names, created, logins, reasons []string
-	var verified, banned []bool
-	for i := 1; i <= fixtureUsers; i++ {
-		first, last := firsts[i%len(firsts)], lasts[i%len(lasts)]
-		names = append(names, first+" "+last)
-		emails = append(emails, strings.ToLower(last+"."+first)+"@"+domains[i%len(domains)])
-		verified = append(verified, i%3 != 1)
-		// Spread the sign-ups over weeks, five hours apart; the last sign-in,
-		// if any, comes between the sign-up and now.
-		signup := now.Add(-time.Duration(i) * 5 * time.Hour)
-		created = append(created, signup.Format(time.RFC3339Nano))
-		login := ""
-		if i%5 != 0 {
-			login = signup.Add(time.Duration(i*i*7%(5*i)) * time.Hour).Format(time.RFC3339Nano)
-		}
-		logins = append(logins, login)
-		banned = append(banned, i%17 == 0)
-		reason := ""
-		if i%17 == 0 {
-			reason = "spam"
-		}
-		reasons = append(reasons, reason)
-	}
-	_, err := store.DB().ExecContext(context.Background(), `
-		INSERT INTO users (email, name, email_verified, banned, ban_reason, banned_at, created_at, updated_at, last_login_at)
-		SELECT e, n, v, b, NULLIF(r, ''), CASE WHEN b THEN now() END, c::timestamptz, c::timestamptz, NULLIF(l, '')::timestamptz
-		FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::text[]) AS f(e, n, v, b, r, c, l)`,
-		pq.Array(emails), pq.Array(names), pq.Array(verified), pq.Array(banned), pq.Array(reasons),
-		pq.Array(created), pq.Array(logins))
-	if err != nil {
-		t.Fatalf("insert the fixture users: %v", err)
 	}
 }
 
@@ -531,6 +469,92 @@ var stateReader = reader[pageState]{"() => Object.assign({}, (" + headReader.js 
 	")(), (" + tableReader.js + ")(), (" + userReader.js + ")(), (" + dashboardReader.js + ")(), (" +
 	auditReader.js + ")())"}
 
+// Each kind of page has a reader of its own, with the head every page has:
+// a journey waits through the reader of the page it is on, and reads the
+// whole page (pageState) only where it checks that a page shows nothing of
+// another, or to describe a failure.
+type (
+	loginPage struct {
+		pageHead
+		loginView
+	}
+	tablePage struct {
+		pageHead
+		tableView
+	}
+	userPage struct {
+		pageHead
+		userView
+	}
+	dashboardPage struct {
+		pageHead
+		dashboardView
+	}
+	auditPage struct {
+		pageHead
+		auditView
+	}
+)
+
+// withHead is r with the page's head read too, into P (a page above).
+func withHead[P, V any](r reader[V]) reader[P] {
+	return reader[P]{"() => Object.assign({}, (" + headReader.js + ")(), (" + r.js + ")())"}
+}
+
+var (
+	loginPageReader     = withHead[loginPage](loginReader)
+	tablePageReader     = withHead[tablePage](tableReader)
+	userPageReader      = withHead[userPage](userReader)
+	dashboardPageReader = withHead[dashboardPage](dashboardReader)
+	auditPageReader     = withHead[auditPage](auditReader)
+)
+
+// waitHead waits until ok accepts the head of the page (see waitRead).
+func (p *panel) waitHead(what string, ok func(pageHead) bool) pageHead {
+	p.t.Helper()
+	return waitRead(p, headReader, what, ok)
+}
+
+// waitLogin waits until ok accepts the login page (see waitRead).
+func (p *panel) waitLogin(what string, ok func(loginPage) bool) loginPage {
+	p.t.Helper()
+	return waitRead(p, loginPageReader, what, ok)
+}
+
+// waitTable waits until ok accepts the users table page (see waitRead).
+func (p *panel) waitTable(what string, ok func(tablePage) bool) tablePage {
+	p.t.Helper()
+	return waitRead(p, tablePageReader, what, ok)
+}
+
+// waitUser waits until ok accepts a user's page (see waitRead).
+func (p *panel) waitUser(what string, ok func(userPage) bool) userPage {
+	p.t.Helper()
+	return waitRead(p, userPageReader, what, ok)
+}
+
+// waitDashboard waits until ok accepts the dashboard (see waitRead).
+func (p *panel) waitDashboard(what string, ok func(dashboardPage) bool) dashboardPage {
+	p.t.Helper()
+	return waitRead(p, dashboardPageReader, what, ok)
+}
+
+// waitAudit waits until ok accepts the audit log (see waitRead).
+func (p *panel) waitAudit(what string, ok func(auditPage) bool) auditPage {
+	p.t.Helper()
+	return waitRead(p, auditPageReader, what, ok)
+}
+
+// String describes the page in a failure message, as pageState does.
+func (t tablePage) String() string {
+	return pageState{pageHead: t.pageHead, tableView: t.tableView}.String()
+}
+
+// String describes the page in a failure message, as pageState does.
+func (l loginPage) String() string {
+	return pageState{pageHead: l.pageHead, loginView: l.loginView}.String()
+}
+
 // String describes the state in a failure message.
 func (s pageState) String() string {
 	var b strings.Builder
@@ -570,7 +594,7 @@ func (s pageState) String() string {
 }
 
 // query returns the named parameter of the page's URL.
-func (s pageState) query(name string) string {
+func (s pageHead) query(name string) string {
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		return ""
@@ -579,7 +603,7 @@ func (s pageState) query(name string) string {
 }
 
 // path returns the path of the page's URL.
-func (s pageState) path() string {
+func (s pageHead) path() string {
 	u, err := url.Parse(s.URL)
 	if err != nil {
 		return ""
@@ -848,21 +872,22 @@ func (p *panel) screenshot(step string) {
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
 	// Right after a navigation commits, the page can have no size yet
-	// ("Cannot take screenshot with 0 width"): wait for the load to
-	// finish, and try again while the page settles.
+	// ("Cannot take screenshot with 0 width"): chromedp polls until the
+	// load has finished and the page has a size. A capture can still fail
+	// when a navigation replaced the document the poll read; then the poll
+	// runs again, in the new document, which is the wait: no sleep.
 	var buf []byte
 	var err error
-	for attempt := 0; attempt < 20; attempt++ {
+	for attempt := 0; attempt < 20 && ctx.Err() == nil; attempt++ {
 		err = chromedp.Do(ctx, chromedp.Poll[chromedp.Void](
 			`document.readyState === "complete" && document.documentElement.scrollWidth > 0`,
 			chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(waitTimeout)))
 		if err == nil {
 			buf, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		}
-		if err == nil || ctx.Err() != nil {
+		if err == nil {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", step, err)
@@ -873,11 +898,12 @@ func (p *panel) screenshot(step string) {
 	}
 }
 
-// signIn signs in through the login form and waits for the signed-in page.
-func (p *panel) signIn(email, password string) pageState {
+// signIn signs in as email, an account testdb.AddUser made, through the
+// login form, and waits for the signed-in page.
+func (p *panel) signIn(email string) pageState {
 	p.t.Helper()
 	p.open("/login")
-	p.fillLogin(email, password)
+	p.fillLogin(email, testdb.Password)
 	return p.waitFor("the signed-in page naming "+email, func(s pageState) bool {
 		return strings.Contains(s.CurrentUser, email) && !s.LoginForm
 	})

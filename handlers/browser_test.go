@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"userpanel/db"
+	"userpanel/internal/testdb"
 )
 
 // The journeys of the issue: "sign in, type in the search box and see the
@@ -50,14 +51,14 @@ func TestBrowserSignIn(t *testing.T) {
 	waitRead(p, loginReader, `the "invalid email or password" message`, func(l loginView) bool {
 		return strings.Contains(strings.ToLower(l.LoginError), "invalid email or password")
 	})
-	s = p.waitFor("the login page", func(s pageState) bool { return s.LoginForm })
-	if s.path() != "/login" || s.CurrentUser != "" || !s.LoginForm {
-		t.Errorf("after a wrong password the page is not the login form again:\n%s", s)
+	l := p.waitLogin("the login page", func(l loginPage) bool { return l.LoginForm })
+	if l.path() != "/login" || l.CurrentUser != "" || !l.LoginForm {
+		t.Errorf("after a wrong password the page is not the login form again:\n%s", l)
 	}
 	p.screenshot("wrong_password")
 
 	// The right password lands on the users page, signed in.
-	p.fillLogin(adminEmail, adminPassword)
+	p.fillLogin(adminEmail, testdb.Password)
 	s = p.waitFor("the users page, signed in", func(s pageState) bool {
 		return s.path() == "/users" && len(s.IDs) > 0
 	})
@@ -110,10 +111,10 @@ func TestBrowserSignIn(t *testing.T) {
 func TestBrowserLiveSearch(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "search")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	first, _ := p.expectPage(db.ListParams{})
-	p.waitFor("the first page of users", func(s pageState) bool { return sameIDs(s.IDs, first) })
+	p.waitTable("the first page of users", func(s tablePage) bool { return sameIDs(s.IDs, first) })
 	p.screenshot("users")
 
 	p.setMarker(42)
@@ -123,7 +124,7 @@ func TestBrowserLiveSearch(t *testing.T) {
 		t.Fatalf("the fixtures should give one page of matches for %q, got %d of %d", typed, len(want), total)
 	}
 	p.typeText(`input[name="q"][data-testid="search"]`, typed, false)
-	s := p.waitFor("the table to show only the users matching "+typed, func(s pageState) bool {
+	s := p.waitTable("the table to show only the users matching "+typed, func(s tablePage) bool {
 		return sameIDs(s.IDs, want)
 	})
 	for i := range s.IDs {
@@ -141,10 +142,10 @@ func TestBrowserLiveSearch(t *testing.T) {
 		t.Errorf("the search box lost what was typed: %v", s.Search)
 	}
 	// The range line counts the matches (its "of N" may come a moment later).
-	p.waitFor("the range to say of "+strconv.FormatInt(total, 10), func(s pageState) bool {
+	p.waitTable("the range to say of "+strconv.FormatInt(total, 10), func(s tablePage) bool {
 		return strings.HasSuffix(strings.TrimSpace(s.Range), "of "+strconv.FormatInt(total, 10))
 	})
-	p.waitFor("the loading indicator to hide once the results are in", func(s pageState) bool {
+	p.waitHead("the loading indicator to hide once the results are in", func(s pageHead) bool {
 		return s.Loading != nil && !*s.Loading
 	})
 	p.screenshot("results")
@@ -152,12 +153,12 @@ func TestBrowserLiveSearch(t *testing.T) {
 	// A result opens the user's page; back returns to the same results.
 	wantName, wantEmail := s.Names[0], s.Emails[0]
 	p.click(`tr[data-testid="user-row"] td[data-testid="user-email"] a`)
-	p.waitFor("the page of "+wantEmail, func(s pageState) bool {
+	p.waitUser("the page of "+wantEmail, func(s userPage) bool {
 		return strings.Contains(s.UserTitle, wantName) || strings.Contains(s.UserTitle, wantEmail)
 	})
 	p.screenshot("user")
 	p.back()
-	s = p.waitFor("the search results again after back", func(s pageState) bool {
+	s = p.waitTable("the search results again after back", func(s tablePage) bool {
 		return s.query("q") == typed && sameIDs(s.IDs, want)
 	})
 	if s.Search == nil || *s.Search != typed {
@@ -167,7 +168,7 @@ func TestBrowserLiveSearch(t *testing.T) {
 
 	// A search that matches nobody says so.
 	p.typeText(`input[name="q"][data-testid="search"]`, "xqzw", true)
-	s = p.waitFor("the empty state for a search with no match", func(s pageState) bool {
+	s = p.waitTable("the empty state for a search with no match", func(s tablePage) bool {
 		return s.Empty && len(s.IDs) == 0 && s.query("q") == "xqzw"
 	})
 	p.screenshot("no_match")
@@ -178,7 +179,7 @@ func TestBrowserLiveSearch(t *testing.T) {
 	p.setMarker(43)
 	p.typeText(`input[name="q"][data-testid="search"]`, "\b", true)
 	p.choose(`form[data-testid="filters"] select[name="banned"]`, "Yes")
-	s = p.waitFor("the banned users", func(s pageState) bool {
+	s = p.waitTable("the banned users", func(s tablePage) bool {
 		return sameIDs(s.IDs, want) && s.query("q") == "" && s.query("banned") != ""
 	})
 	if s.Marker == nil || *s.Marker != 43 {
@@ -191,7 +192,7 @@ func TestBrowserLiveSearch(t *testing.T) {
 	// server error, never a database message, and the table stays usable.
 	long := strings.Repeat("ab", 101)
 	p.paste(`input[name="q"][data-testid="search"]`, long)
-	s = p.waitFor("an answer to a 202-character search", func(s pageState) bool {
+	s = p.waitTable("an answer to a 202-character search", func(s tablePage) bool {
 		return s.TableError != "" || (s.Search != nil && len(*s.Search) <= 200 && s.Empty)
 	})
 	for _, leak := range []string{"pq:", "SQL", "db:", "sqlx", "panic", "goroutine"} {
@@ -212,10 +213,10 @@ func TestBrowserLiveSearch(t *testing.T) {
 func TestBrowserSort(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "sort")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	def, _ := p.expectPage(db.ListParams{})
-	s := p.waitFor("the users, newest first", func(s pageState) bool { return sameIDs(s.IDs, def) })
+	s := p.waitTable("the users, newest first", func(s tablePage) bool { return sameIDs(s.IDs, def) })
 	if s.Sorted["created_at"] != "descending" {
 		t.Errorf("by default the created_at header should carry aria-sort=descending; the headers say %v", s.Sorted)
 	}
@@ -227,7 +228,7 @@ func TestBrowserSort(t *testing.T) {
 		aria := map[string]string{db.OrderAsc: "ascending", db.OrderDesc: "descending"}[order]
 		want, _ := p.expectPage(db.ListParams{SortBy: db.SortEmail, SortOrder: order})
 		p.click(`th a[data-testid="sort-email"]`)
-		s := p.waitFor("the users sorted by email, "+aria, func(s pageState) bool {
+		s := p.waitTable("the users sorted by email, "+aria, func(s tablePage) bool {
 			return sameIDs(s.IDs, want) && s.Sorted["email"] == aria
 		})
 		emails := slices.Clone(s.Emails)
@@ -268,9 +269,9 @@ func TestBrowserSort(t *testing.T) {
 func TestBrowserPagingHistory(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "paging")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
-	p.waitFor("the users table", func(s pageState) bool { return len(s.IDs) > 0 })
+	p.waitTable("the users table", func(s tablePage) bool { return len(s.IDs) > 0 })
 
 	const typed = "example"
 	lp := db.ListParams{Filter: db.Filter{Query: typed}}
@@ -279,14 +280,14 @@ func TestBrowserPagingHistory(t *testing.T) {
 		t.Fatalf("the fixtures should give more than 3 pages for %q, got %d", typed, total)
 	}
 	p.typeText(`input[name="q"][data-testid="search"]`, typed, false)
-	p.waitFor("the users matching "+typed, func(s pageState) bool {
+	p.waitTable("the users matching "+typed, func(s tablePage) bool {
 		return sameIDs(s.IDs, want) && s.query("q") == typed
 	})
 
 	lp.SortBy, lp.SortOrder = db.SortName, db.OrderAsc
 	want, _ = p.expectPage(lp)
 	p.click(`th a[data-testid="sort-name"]`)
-	p.waitFor("the matches sorted by name", func(s pageState) bool {
+	p.waitTable("the matches sorted by name", func(s tablePage) bool {
 		return sameIDs(s.IDs, want) && s.Sorted["name"] == "ascending"
 	})
 	p.screenshot("page1")
@@ -294,7 +295,7 @@ func TestBrowserPagingHistory(t *testing.T) {
 	lp.Offset = 20
 	page2, _ := p.expectPage(lp)
 	p.click(`a[data-testid="page-next"]`)
-	page2State := p.waitFor("page 2", func(s pageState) bool {
+	page2State := p.waitTable("page 2", func(s tablePage) bool {
 		return sameIDs(s.IDs, page2) && s.Current == "2"
 	})
 	p.screenshot("page2")
@@ -302,21 +303,21 @@ func TestBrowserPagingHistory(t *testing.T) {
 	lp.Offset = 40
 	page3, _ := p.expectPage(lp)
 	p.click(`a[data-testid="page-3"]`)
-	s := p.waitFor("page 3", func(s pageState) bool {
+	s := p.waitTable("page 3", func(s tablePage) bool {
 		return sameIDs(s.IDs, page3) && s.Current == "3"
 	})
 	if s.query("page") != "3" || s.query("q") != typed || s.query("sort") != "name" {
 		t.Errorf("the URL of page 3 is %s; want page=3 with the search and the sort kept", s.URL)
 	}
 	rangeWant := regexp.MustCompile(`\b41\s*[–—-]\s*60 of ` + strconv.FormatInt(total, 10) + `\b`)
-	p.waitFor("the range 41–60 of "+strconv.FormatInt(total, 10), func(s pageState) bool {
+	p.waitTable("the range 41–60 of "+strconv.FormatInt(total, 10), func(s tablePage) bool {
 		return rangeWant.MatchString(s.Range)
 	})
 	p.screenshot("page3")
 
 	// Back: page 2 again, with the search and the sort as they were.
 	p.back()
-	s = p.waitFor("page 2 again after back", func(s pageState) bool {
+	s = p.waitTable("page 2 again after back", func(s tablePage) bool {
 		return sameIDs(s.IDs, page2) && s.Current == "2" && s.query("page") == "2"
 	})
 	checkSameState(t, "after back", s, page2State)
@@ -325,7 +326,7 @@ func TestBrowserPagingHistory(t *testing.T) {
 	// Reload: a full page load renders exactly the same page 2.
 	p.setMarker(7)
 	p.reload()
-	s = p.waitFor("page 2 after reload", func(s pageState) bool {
+	s = p.waitTable("page 2 after reload", func(s tablePage) bool {
 		return s.Marker == nil && sameIDs(s.IDs, page2) && s.Current == "2"
 	})
 	checkSameState(t, "after reload", s, page2State)
@@ -335,7 +336,7 @@ func TestBrowserPagingHistory(t *testing.T) {
 	lp.Offset = 0
 	page1, _ := p.expectPage(lp)
 	p.click(`a[data-testid="page-prev"]`)
-	s = p.waitFor("page 1 after Previous", func(s pageState) bool {
+	s = p.waitTable("page 1 after Previous", func(s tablePage) bool {
 		return sameIDs(s.IDs, page1) && s.Current == "1"
 	})
 	if s.query("q") != typed || s.query("sort") != "name" || (s.query("page") != "" && s.query("page") != "1") {
@@ -345,7 +346,7 @@ func TestBrowserPagingHistory(t *testing.T) {
 }
 
 // checkSameState compares what a person sees of the table's state.
-func checkSameState(t *testing.T, when string, got, want pageState) {
+func checkSameState(t *testing.T, when string, got, want tablePage) {
 	t.Helper()
 	if got.URL != want.URL {
 		t.Errorf("%s the URL is %s, want %s", when, got.URL, want.URL)
@@ -382,10 +383,10 @@ func deref(s *string) string {
 func TestBrowserWithoutJavaScript(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "nojs", withoutJavaScript)
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
 	first, _ := p.expectPage(db.ListParams{})
-	p.waitFor("the users table", func(s pageState) bool { return sameIDs(s.IDs, first) })
+	p.waitTable("the users table", func(s tablePage) bool { return sameIDs(s.IDs, first) })
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
 	if ran, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof window.htmx !== "undefined"`)); err != nil || ran {
@@ -397,7 +398,7 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	want, _ := p.expectPage(lp)
 	p.typeText(`input[name="q"][data-testid="search"]`, typed, false)
 	p.click(`form[data-testid="filters"] [type="submit"]`)
-	s := p.waitFor("the users matching "+typed+" after submitting the form", func(s pageState) bool {
+	s := p.waitTable("the users matching "+typed+" after submitting the form", func(s tablePage) bool {
 		return s.query("q") == typed && sameIDs(s.IDs, want)
 	})
 	if s.Search == nil || *s.Search != typed {
@@ -408,20 +409,20 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	lp.SortBy, lp.SortOrder = db.SortEmail, db.OrderAsc
 	want, _ = p.expectPage(lp)
 	p.click(`th a[data-testid="sort-email"]`)
-	p.waitFor("the matches sorted by email", func(s pageState) bool {
+	p.waitTable("the matches sorted by email", func(s tablePage) bool {
 		return sameIDs(s.IDs, want) && s.Sorted["email"] == "ascending" && s.query("q") == typed
 	})
 
 	lp.Offset = 20
 	want, _ = p.expectPage(lp)
 	p.click(`a[data-testid="page-next"]`)
-	p.waitFor("page 2 of the sorted matches", func(s pageState) bool {
+	p.waitTable("page 2 of the sorted matches", func(s tablePage) bool {
 		return sameIDs(s.IDs, want) && s.Current == "2" && s.query("q") == typed && s.query("sort") == "email"
 	})
 	p.screenshot("page2")
 
 	p.click(`button[data-testid="logout"]`)
-	p.waitFor("the login page after signing out", func(s pageState) bool {
+	p.waitLogin("the login page after signing out", func(s loginPage) bool {
 		return s.LoginForm && s.CurrentUser == ""
 	})
 }
@@ -431,9 +432,9 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 func TestBrowserSignOut(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "signout")
-	p.signIn(adminEmail, adminPassword)
+	p.signIn(adminEmail)
 	p.open("/users")
-	p.waitFor("the users table", func(s pageState) bool { return len(s.IDs) > 0 })
+	p.waitTable("the users table", func(s tablePage) bool { return len(s.IDs) > 0 })
 
 	// A second tab of the same browser, sharing the session cookie.
 	other, cancel := chromedp.NewContext(p.tab)
@@ -452,7 +453,7 @@ func TestBrowserSignOut(t *testing.T) {
 
 	p.screenshot("users")
 	p.click(`button[data-testid="logout"]`)
-	s := p.waitFor("the login page after signing out", func(s pageState) bool {
+	s := p.waitLogin("the login page after signing out", func(s loginPage) bool {
 		return s.LoginForm && s.CurrentUser == ""
 	})
 	if s.path() != "/login" {
@@ -461,16 +462,16 @@ func TestBrowserSignOut(t *testing.T) {
 	p.screenshot("signed_out")
 
 	p.open("/users")
-	s = p.waitFor("the login page for /users after signing out", func(s pageState) bool { return s.LoginForm })
-	if s.path() != "/login" || len(s.IDs) != 0 {
-		t.Errorf("after signing out /users showed:\n%s\nwant the login page", s)
+	after := p.waitFor("the login page for /users after signing out", func(s pageState) bool { return s.LoginForm })
+	if after.path() != "/login" || len(after.IDs) != 0 {
+		t.Errorf("after signing out /users showed:\n%s\nwant the login page", after)
 	}
 
 	// The tab left open on /users: its next search must lead to the login
 	// page, not paste the login form into the table.
 	stale.front()
 	stale.typeText(`input[name="q"][data-testid="search"]`, "Zep", false)
-	s = stale.waitFor("the stale tab to go to the login page", func(s pageState) bool {
+	stale.waitFor("the stale tab to go to the login page", func(s pageState) bool {
 		return s.path() == "/login" && s.LoginForm && !s.HasTable
 	})
 	p.noPageErrors()
@@ -485,7 +486,7 @@ func checkNarrowScreen(p *panel, want []string) {
 	t.Helper()
 	p.do("narrow the window to 390 px", chromedp.EmulateViewport(390, 844))
 	p.reload()
-	p.waitFor("the same users at 390 px", func(s pageState) bool { return sameIDs(s.IDs, want) })
+	p.waitTable("the same users at 390 px", func(s tablePage) bool { return sameIDs(s.IDs, want) })
 	p.screenshot("users_390")
 
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)

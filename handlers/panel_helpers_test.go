@@ -24,33 +24,21 @@ import (
 // database, with a cookie jar, the way a browser without JavaScript would,
 // and read the HTML with goquery.
 
-// testPassword is every fixture account's password.
-const testPassword = testdb.Password
-
 // testSecret is the session secret of the test servers.
 var testSecret = []byte("test-secret-test-secret-test-secret-0123")
-
-// fixtureHash is testPassword's bcrypt hash at the lowest cost: bcrypt
-// reads the cost from the hash, so signing in as a fixture takes a
-// millisecond instead of seconds under the race detector. (An unknown email
-// is still compared against the db's full-cost dummy hash.)
-var fixtureHash = testdb.PasswordHash
-
-// logBuffer collects the server's log lines for a test.
-type logBuffer = testdb.LogBuffer
 
 // testPanel is a panel server over its own database.
 type testPanel struct {
 	t     *testing.T
 	store *db.Store
 	srv   *httptest.Server
-	logs  *logBuffer
+	logs  *testdb.LogBuffer
 }
 
 func newTestPanel(t *testing.T, mutate ...func(*Options)) *testPanel {
 	t.Helper()
 	store := testdb.New(t)
-	logs := &logBuffer{}
+	logs := &testdb.LogBuffer{}
 	opts := Options{
 		SessionSecret: testSecret,
 		Static:        os.DirFS("../static"),
@@ -68,7 +56,8 @@ func newTestPanel(t *testing.T, mutate ...func(*Options)) *testPanel {
 	return &testPanel{t: t, store: store, srv: srv, logs: logs}
 }
 
-// addUser inserts an account with testPassword and the given roles.
+// addUser inserts an account with testdb.Password and the given roles (at
+// bcrypt's minimum cost, so that signing in takes a millisecond).
 func (p *testPanel) addUser(email, name string, roles ...string) string {
 	p.t.Helper()
 	return testdb.AddUser(p.t, p.store, email, name, roles...)
@@ -255,7 +244,7 @@ func (b *browser) cookieValue(name string) string {
 // signIn signs in and checks that it worked.
 func (b *browser) signIn(email string) {
 	b.t.Helper()
-	pg := b.post("/login", url.Values{"email": {email}, "password": {testPassword}})
+	pg := b.post("/login", url.Values{"email": {email}, "password": {testdb.Password}})
 	if pg.status != http.StatusSeeOther {
 		b.t.Fatalf("sign in as %s: status %d, want 303; error %q", email, pg.status, pg.text(`[data-testid="login-error"]`))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"userpanel/db"
+	"userpanel/internal/testdb"
 )
 
 // visitors are the kinds of people the role matrix checks. A plain user and
@@ -28,7 +29,7 @@ func visitorBrowsers(t *testing.T, p *testPanel) map[string]*browser {
 		switch v {
 		case "plain", "banned":
 			email := map[string]string{"plain": plainEmail, "banned": bannedEmail}[v]
-			pg := b.post("/login", url.Values{"email": {email}, "password": {testPassword}})
+			pg := b.post("/login", url.Values{"email": {email}, "password": {testdb.Password}})
 			wantStatus(t, "sign in as "+v, pg, http.StatusUnauthorized)
 		case "manager":
 			b.signIn(managerEmail)
@@ -207,9 +208,9 @@ func TestSignIn(t *testing.T) {
 	s := p.addStaff()
 
 	refused := []struct{ name, email, password string }{
-		{"PlainUser", plainEmail, testPassword},
-		{"BannedStaff", bannedEmail, testPassword},
-		{"UnknownEmail", "nobody@panel.test", testPassword},
+		{"PlainUser", plainEmail, testdb.Password},
+		{"BannedStaff", bannedEmail, testdb.Password},
+		{"UnknownEmail", "nobody@panel.test", testdb.Password},
 		{"WrongPassword", adminEmail, "not-the-password-at-all"},
 		{"EmptyPassword", adminEmail, ""},
 	}
@@ -237,7 +238,7 @@ func TestSignIn(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		b := p.browser()
 		csrfBefore := b.csrf()
-		pg := b.post("/login", url.Values{"email": {"  ADA.Admin@panel.test "}, "password": {testPassword}})
+		pg := b.post("/login", url.Values{"email": {"  ADA.Admin@panel.test "}, "password": {testdb.Password}})
 		wantStatus(t, "sign in", pg, http.StatusSeeOther)
 		if loc := pg.header.Get("Location"); loc != "/users" {
 			t.Errorf("admin lands on %q, want /users", loc)
@@ -272,7 +273,7 @@ func TestSignIn(t *testing.T) {
 
 	t.Run("ManagerStartsOnDashboard", func(t *testing.T) {
 		b := p.browser()
-		pg := b.post("/login", url.Values{"email": {managerEmail}, "password": {testPassword}})
+		pg := b.post("/login", url.Values{"email": {managerEmail}, "password": {testdb.Password}})
 		if loc := pg.header.Get("Location"); pg.status != http.StatusSeeOther || loc != "/dashboard" {
 			t.Errorf("manager: %d to %q", pg.status, loc)
 		}
@@ -298,7 +299,7 @@ func TestSignIn(t *testing.T) {
 	for _, n := range nexts {
 		t.Run("Next="+n.next, func(t *testing.T) {
 			b := p.browser()
-			pg := b.post("/login", url.Values{"email": {supportEmail}, "password": {testPassword}, "next": {n.next}})
+			pg := b.post("/login", url.Values{"email": {supportEmail}, "password": {testdb.Password}, "next": {n.next}})
 			wantStatus(t, "sign in", pg, http.StatusSeeOther)
 			if loc := pg.header.Get("Location"); loc != n.want {
 				t.Errorf("next=%q: went to %q, want %q", n.next, loc, n.want)
@@ -318,7 +319,7 @@ func TestSignIn(t *testing.T) {
 		loc := pg.header.Get("Location")
 		form := b.get(loc)
 		next, _ := form.doc.Find(`input[name="next"]`).Attr("value")
-		pg = b.post("/login", url.Values{"email": {supportEmail}, "password": {testPassword}, "next": {next}})
+		pg = b.post("/login", url.Values{"email": {supportEmail}, "password": {testdb.Password}, "next": {next}})
 		if got := pg.header.Get("Location"); got != "/users?q=sam&per_page=50" {
 			t.Errorf("after sign-in went to %q", got)
 		}
@@ -342,7 +343,7 @@ func TestSignIn(t *testing.T) {
 		form := b.get("/login")
 		wantStatus(t, "GET /login with a stale session", form, http.StatusOK)
 		tok := form.doc.Find(`input[name="_csrf"]`).AttrOr("value", "")
-		pg := b.post("/login", url.Values{"email": {expiredEmail}, "password": {testPassword}, "_csrf": {tok}})
+		pg := b.post("/login", url.Values{"email": {expiredEmail}, "password": {testdb.Password}, "_csrf": {tok}})
 		wantStatus(t, "sign in again", pg, http.StatusSeeOther)
 	})
 
@@ -414,7 +415,7 @@ func TestSecureCookies(t *testing.T) {
 		}
 		tok, _ := doc.Find(`form[data-testid="login-form"] input[name="_csrf"]`).Attr("value")
 		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{
-			"email": {adminEmail}, "password": {testPassword}, "_csrf": {tok}}.Encode()))
+			"email": {adminEmail}, "password": {testdb.Password}, "_csrf": {tok}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for _, ck := range resp.Cookies() {
 			req.AddCookie(ck)
@@ -467,13 +468,7 @@ func TestSecureCookies(t *testing.T) {
 		}
 		srv := httptest.NewTLSServer(e)
 		defer srv.Close()
-		var id string
-		if err := store.DB().Get(&id, `INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id`, adminEmail, fixtureHash()); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.DB().Exec(`INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'admin'`, id); err != nil {
-			t.Fatal(err)
-		}
+		testdb.AddUser(t, store, adminEmail, "", db.RoleAdmin)
 		client := srv.Client()
 		client.CheckRedirect = noRedirect
 		_, in := signIn(t, client, srv.URL)
@@ -604,7 +599,7 @@ func TestCSRF(t *testing.T) {
 		wantStatus(t, "POST with header token", pg, http.StatusSeeOther)
 	})
 	t.Run("LoginNeedsToken", func(t *testing.T) {
-		pg := p.browser().post("/login", url.Values{"email": {adminEmail}, "password": {testPassword}, "_csrf": {}})
+		pg := p.browser().post("/login", url.Values{"email": {adminEmail}, "password": {testdb.Password}, "_csrf": {}})
 		wantStatus(t, "POST /login without token", pg, http.StatusForbidden)
 	})
 	t.Run("EveryFormCarriesTheToken", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"userpanel/db"
 	"userpanel/internal/testdb"
 )
 
@@ -24,7 +25,7 @@ var listPaths = []string{"/users", "/audit", "/users/export.csv", "/users/count"
 // refused as input.
 func FuzzListParams(f *testing.F) {
 	store := testdb.New(f)
-	logs := &logBuffer{}
+	logs := &testdb.LogBuffer{}
 	e, err := New(store, Options{SessionSecret: testSecret, Static: os.DirFS("../static"),
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	if err != nil {
@@ -32,12 +33,8 @@ func FuzzListParams(f *testing.F) {
 	}
 	srv := httptest.NewServer(e)
 	f.Cleanup(srv.Close)
-	if _, err := store.DB().Exec(`INSERT INTO users (email, name, password_hash, email_verified) VALUES
-		($1, 'Ada Admin', $2, true), ('pct%_x@beta.test', 'Zoë', NULL, false)`, adminEmail, fixtureHash()); err != nil {
-		f.Fatal(err)
-	}
-	if _, err := store.DB().Exec(`INSERT INTO user_roles (user_id, role_id)
-		SELECT u.id, r.id FROM users u, roles r WHERE u.email = $1 AND r.name = 'admin'`, adminEmail); err != nil {
+	testdb.AddUser(f, store, adminEmail, "Ada Admin", db.RoleAdmin)
+	if _, err := store.DB().Exec(`INSERT INTO users (email, name, email_verified) VALUES ('pct%_x@beta.test', 'Zoë', false)`); err != nil {
 		f.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
@@ -51,7 +48,7 @@ func FuzzListParams(f *testing.F) {
 			token = string(m[1])
 		}
 	}
-	resp, err := client.PostForm(srv.URL+"/login", url.Values{"email": {adminEmail}, "password": {testPassword}, "_csrf": {token}})
+	resp, err := client.PostForm(srv.URL+"/login", url.Values{"email": {adminEmail}, "password": {testdb.Password}, "_csrf": {token}})
 	if err != nil || resp.StatusCode != http.StatusSeeOther {
 		f.Fatalf("sign in: %v %v", resp, err)
 	}

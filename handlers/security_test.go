@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"userpanel/db"
+	"userpanel/internal/testdb"
 )
 
 // failLogin posts a wrong password and returns the answer.
@@ -26,7 +27,7 @@ func TestLoginThrottledPerAccount(t *testing.T) {
 		wantStatus(t, "wrong password", failLogin(b, supportEmail), http.StatusUnauthorized)
 	}
 	// The right password now gets 429 and how long to wait, from any browser.
-	pg := p.browser().post("/login", url.Values{"email": {strings.ToUpper(supportEmail)}, "password": {testPassword}})
+	pg := p.browser().post("/login", url.Values{"email": {strings.ToUpper(supportEmail)}, "password": {testdb.Password}})
 	wantStatus(t, "locked sign-in", pg, http.StatusTooManyRequests)
 	if msg := pg.text(`[data-testid="login-error"]`); msg != "Too many attempts, try again in 15 minutes." {
 		t.Errorf("message %q", msg)
@@ -53,7 +54,7 @@ func TestLoginSpoofedForwardedFor(t *testing.T) {
 		p.addUser(email, "")
 		wantStatus(t, "wrong password", failLogin(b, email, "X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i+1)), http.StatusUnauthorized)
 	}
-	pg := b.post("/login", url.Values{"email": {adminEmail}, "password": {testPassword}}, "X-Forwarded-For", "198.51.100.1")
+	pg := b.post("/login", url.Values{"email": {adminEmail}, "password": {testdb.Password}}, "X-Forwarded-For", "198.51.100.1")
 	wantStatus(t, "sign-in from a locked address", pg, http.StatusTooManyRequests)
 	// The audit log names the connection's address, not the header's.
 	page, err := p.store.ListAudit(asActor(), db.AuditFilter{Action: db.ActionLoginFailed, Limit: 1})
@@ -78,9 +79,9 @@ func TestLoginTrustedProxy(t *testing.T) {
 		xff := fmt.Sprintf("6.6.6.%d, 192.0.2.7, 10.1.2.3", i)
 		wantStatus(t, "wrong password", failLogin(b, email, "X-Forwarded-For", xff), http.StatusUnauthorized)
 	}
-	pg := b.post("/login", url.Values{"email": {adminEmail}, "password": {testPassword}}, "X-Forwarded-For", "192.0.2.7")
+	pg := b.post("/login", url.Values{"email": {adminEmail}, "password": {testdb.Password}}, "X-Forwarded-For", "192.0.2.7")
 	wantStatus(t, "sign-in from the locked client", pg, http.StatusTooManyRequests)
-	pg = b.post("/login", url.Values{"email": {adminEmail}, "password": {testPassword}}, "X-Forwarded-For", "192.0.2.8")
+	pg = b.post("/login", url.Values{"email": {adminEmail}, "password": {testdb.Password}}, "X-Forwarded-For", "192.0.2.8")
 	wantStatus(t, "sign-in from another client", pg, http.StatusSeeOther)
 	page, err := p.store.ListAudit(asActor(), db.AuditFilter{Action: db.ActionLoginFailed, Limit: 1})
 	if err != nil || len(page.Entries) != 1 || page.Entries[0].DetailsMap()["address"] != "192.0.2.7" {
@@ -181,9 +182,9 @@ func TestChangeOwnPassword(t *testing.T) {
 		field string
 	}{
 		{"WrongCurrent", url.Values{"current_password": {"nope"}, "password": {"a-new-long-password"}, "confirm": {"a-new-long-password"}}, "current_password"},
-		{"Mismatch", url.Values{"current_password": {testPassword}, "password": {"a-new-long-password"}, "confirm": {"a-new-long-passw0rd"}}, "confirm"},
-		{"Breached", url.Values{"current_password": {testPassword}, "password": {"1qaz2wsx3edc"}, "confirm": {"1qaz2wsx3edc"}}, "password"},
-		{"Short", url.Values{"current_password": {testPassword}, "password": {"short"}, "confirm": {"short"}}, "password"},
+		{"Mismatch", url.Values{"current_password": {testdb.Password}, "password": {"a-new-long-password"}, "confirm": {"a-new-long-passw0rd"}}, "confirm"},
+		{"Breached", url.Values{"current_password": {testdb.Password}, "password": {"1qaz2wsx3edc"}, "confirm": {"1qaz2wsx3edc"}}, "password"},
+		{"Short", url.Values{"current_password": {testdb.Password}, "password": {"short"}, "confirm": {"short"}}, "password"},
 	}
 	for _, c := range refused {
 		pg := here.post("/account/password", c.form)
@@ -192,7 +193,7 @@ func TestChangeOwnPassword(t *testing.T) {
 			t.Errorf("%s: no message by %s", c.name, c.field)
 		}
 	}
-	pg = here.post("/account/password", url.Values{"current_password": {testPassword}, "password": {"a-new-long-password"}, "confirm": {"a-new-long-password"}})
+	pg = here.post("/account/password", url.Values{"current_password": {testdb.Password}, "password": {"a-new-long-password"}, "confirm": {"a-new-long-password"}})
 	wantStatus(t, "change password", pg, http.StatusSeeOther)
 	if loc := pg.header.Get("Location"); loc != "/account?changed=1" {
 		t.Errorf("Location %q", loc)
@@ -204,7 +205,7 @@ func TestChangeOwnPassword(t *testing.T) {
 	// This sign-in goes on; the other one ended.
 	wantStatus(t, "this browser", here.get("/users"), http.StatusOK)
 	wantStatus(t, "the other browser", elsewhere.get("/users"), http.StatusSeeOther)
-	wantStatus(t, "old password", p.browser().post("/login", url.Values{"email": {supportEmail}, "password": {testPassword}}), http.StatusUnauthorized)
+	wantStatus(t, "old password", p.browser().post("/login", url.Values{"email": {supportEmail}, "password": {testdb.Password}}), http.StatusUnauthorized)
 	wantStatus(t, "new password", p.browser().post("/login", url.Values{"email": {supportEmail}, "password": {"a-new-long-password"}}), http.StatusSeeOther)
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"userpanel/db"
+	"userpanel/internal/testdb"
 )
 
 // wantSignedOut checks that pg sends the browser to sign in, back to next.
@@ -98,7 +99,7 @@ func TestSessionDefaultLimits(t *testing.T) {
 			// Signing in again goes back where the visitor was.
 			form := b.get(pg.header.Get("Location"))
 			next := form.doc.Find(`input[name="next"]`).AttrOr("value", "")
-			in := b.post("/login", url.Values{"email": {supportEmail}, "password": {testPassword}, "next": {next}})
+			in := b.post("/login", url.Values{"email": {supportEmail}, "password": {testdb.Password}, "next": {next}})
 			if in.status != http.StatusSeeOther || in.header.Get("Location") != "/users?q=a%26b" {
 				t.Fatalf("sign in again: %d to %q", in.status, in.header.Get("Location"))
 			}
@@ -293,7 +294,7 @@ func TestAccountSessions(t *testing.T) {
 // signInWith signs in with extra request headers (name, value pairs).
 func (b *browser) signInWith(email string, headers ...string) {
 	b.t.Helper()
-	pg := b.post("/login", url.Values{"email": {email}, "password": {testPassword}}, headers...)
+	pg := b.post("/login", url.Values{"email": {email}, "password": {testdb.Password}}, headers...)
 	if pg.status != http.StatusSeeOther {
 		b.t.Fatalf("sign in as %s: status %d", email, pg.status)
 	}

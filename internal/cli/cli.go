@@ -22,11 +22,19 @@ import (
 	"userpanel/db"
 )
 
-// Exit statuses.
+// Exit statuses, so that a script can tell the kinds of refusal apart
+// without reading the line; exitStatus picks one, and README.md ("The
+// command line") lists them.
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK          = 0
+	exitError       = 1 // failed for any other reason, or interrupted
+	exitUsage       = 2 // a mistake on the command line
+	exitNotFound    = 3 // db.ENotFound: no such user
+	exitConflict    = 4 // db.EConflict: the email is taken, the actor is gone
+	exitInvalid     = 5 // db.EInvalid: a value was refused (email, password, role, reason)
+	exitForbidden   = 6 // db.EForbidden: the actor's roles do not allow it
+	exitProtected   = 7 // db.EProtected: the account is protected (the last active admin)
+	exitUnavailable = 8 // the database could not be reached or did not answer in time
 )
 
 // App is the command line with its surroundings, so that tests run it in
@@ -74,8 +82,8 @@ var commands = []command{
 }
 
 // Run runs the command line args (without the program name) and returns
-// the exit status: 0 on success, 1 when the command failed, 2 for a usage
-// error.
+// the exit status: 0 on success, 2 for a usage error, 3 to 8 for a refusal
+// of db's or an unreachable database (exitStatus), 1 for any other failure.
 func (a *App) Run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		a.usage(a.Stderr)
@@ -119,34 +127,60 @@ func (a *App) usage(w io.Writer) {
 	fmt.Fprint(w, "\nRun `userpanel <command> --help` for a command's flags.\n")
 }
 
-// report turns a command's error into a message and an exit status.
+// report writes a command's error as one line and returns its exit status.
 func (a *App) report(name string, err error) int {
 	var ue usageError
 	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
+	case err == nil, errors.Is(err, flag.ErrHelp):
 	case errors.As(err, &ue):
 		fmt.Fprintf(a.Stderr, "userpanel %s: %s\nRun `userpanel %s --help` for usage.\n", name, ue.msg, name)
-		return exitUsage
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(a.Stderr, "userpanel %s: interrupted; nothing was changed by the part in progress\n", name)
-		return exitError
+	default:
+		fmt.Fprintf(a.Stderr, "userpanel %s: %s\n", name, message(err))
 	}
-	fmt.Fprintf(a.Stderr, "userpanel %s: %s\n", name, message(err))
-	return exitError
+	return exitStatus(err)
 }
 
 // message says what went wrong as a person would want to read it: a
 // refused field names the field, a db.Error is its own sentence; anything
 // else is the wrapped error, which on the command line is for the operator.
-// Every db.Error exits with status 1, like any failed command.
 func message(err error) string {
-	if e := db.ErrorOf(err); e.Code == db.EInvalid {
+	if e := db.ErrorOf(err); e.Code == db.EInvalid && e.Field != "" {
 		return fmt.Sprintf("invalid %s: %s", e.Field, e.Message)
 	}
 	return err.Error()
+}
+
+// exitStatus is the one mapping from a command's error to its exit status:
+// a db.Error by its code, an unreachable database apart from a refusal (it
+// is worth trying again), and anything else 1. Add a case here for a new
+// code, and a row to the table in README.md.
+func exitStatus(err error) int {
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitError
+	case db.IsUnavailable(err):
+		return exitUnavailable
+	}
+	switch db.ErrorOf(err).Code {
+	case db.ENotFound:
+		return exitNotFound
+	case db.EConflict:
+		return exitConflict
+	case db.EInvalid:
+		return exitInvalid
+	case db.EForbidden:
+		return exitForbidden
+	case db.EProtected:
+		return exitProtected
+	}
+	return exitError
 }
 
 // usageError is a mistake on the command line: exit status 2.

@@ -153,7 +153,7 @@ func TestMigrateUnreachableDatabase(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	r := run(t, "", nil, "migrate", "--database-url", "postgres://u:hunter2hunter2@"+addr+"/x?sslmode=disable&connect_timeout=2")
-	r.expect(t, exitError)
+	r.expect(t, exitUnavailable)
 	if !strings.Contains(r.stderr, addr) || strings.Contains(r.stderr, "hunter2") {
 		t.Errorf("stderr: %s", r.stderr)
 	}
@@ -199,7 +199,7 @@ func TestCreateUser(t *testing.T) {
 		run(t, goodPassword, nil, args...).expect(t, exitOK)
 		args[len(args)-1] = "BOB@example.com"
 		r := run(t, "another-password-entirely\n", nil, args...)
-		r.expect(t, exitError)
+		r.expect(t, exitConflict)
 		if !strings.Contains(r.stderr, "a user with this email already exists") {
 			t.Errorf("stderr: %s", r.stderr)
 		}
@@ -232,10 +232,10 @@ func TestCreateUser(t *testing.T) {
 		says        string
 	}{
 		{"MissingEmail", goodPassword, []string{"--name", "Nobody"}, exitUsage, "--email is required"},
-		{"MalformedEmail", goodPassword, []string{"--email", "not-an-email"}, exitError, "invalid email"},
-		{"WeakPassword", "short\n", []string{"--email", "dave@example.com"}, exitError, "invalid password: must be at least 12 characters"},
+		{"MalformedEmail", goodPassword, []string{"--email", "not-an-email"}, exitInvalid, "invalid email"},
+		{"WeakPassword", "short\n", []string{"--email", "dave@example.com"}, exitInvalid, "invalid password: must be at least 12 characters"},
 		{"NoPassword", "", []string{"--email", "erin@example.com"}, exitError, "no password on standard input"},
-		{"UnknownRole", goodPassword, []string{"--email", "frank@example.com", "--role", "wizard"}, exitError, `unknown role "wizard"`},
+		{"UnknownRole", goodPassword, []string{"--email", "frank@example.com", "--role", "wizard"}, exitInvalid, `unknown role "wizard"`},
 		{"ExtraArgument", goodPassword, []string{"--email", "gina@example.com", "admin"}, exitUsage, `unexpected argument "admin"`},
 	}
 	for _, tc := range refused {
@@ -333,7 +333,7 @@ func TestEnsureAdmin(t *testing.T) {
 		t.Parallel()
 		url := testdb.URL(t)
 		r := run(t, "", map[string]string{"DATABASE_URL": url, "ADMIN_EMAIL": "a@example.com", "ADMIN_PASSWORD": "short"}, "ensure-admin")
-		r.expect(t, exitError)
+		r.expect(t, exitInvalid)
 		if !strings.Contains(r.stderr, "ADMIN_PASSWORD must be at least 12 characters") {
 			t.Errorf("stderr: %s", r.stderr)
 		}

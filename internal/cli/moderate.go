@@ -37,9 +37,14 @@ func findUser(ctx context.Context, store *db.Store, email string) (*db.User, err
 	}
 	u, err := store.GetUserByEmail(ctx, email)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, fmt.Errorf("no user has the email %s", strings.TrimSpace(email))
+		return nil, noUser(email)
 	}
 	return u, err
+}
+
+// noUser is the refusal for an email nobody has: not found, exit status 3.
+func noUser(email string) error {
+	return &db.Error{Code: db.ENotFound, Message: "no user has the email " + strings.TrimSpace(email)}
 }
 
 // parseBanDuration reads a ban's length: "permanent", a number of days such

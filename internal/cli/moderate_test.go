@@ -70,11 +70,11 @@ func TestModerationCommands(t *testing.T) {
 		says string
 	}{
 		{[]string{"ban", "--email", "target@cli.test", "--reason", "x"}, exitUsage, "--actor is required"},
-		{[]string{"ban", "--email", "target@cli.test", "--actor", "a"}, exitError, "reason"},
+		{[]string{"ban", "--email", "target@cli.test", "--actor", "a"}, exitInvalid, "reason"},
 		{[]string{"ban", "--email", "target@cli.test", "--reason", "x", "--duration", "soon", "--actor", "a"}, exitUsage, "--duration"},
-		{[]string{"ban", "--email", "nobody@cli.test", "--reason", "x", "--actor", "a"}, exitError, "no user has the email nobody@cli.test"},
+		{[]string{"ban", "--email", "nobody@cli.test", "--reason", "x", "--actor", "a"}, exitNotFound, "no user has the email nobody@cli.test"},
 		{[]string{"set-roles", "--email", "target@cli.test", "--actor", "a"}, exitUsage, "--role"},
-		{[]string{"set-roles", "--email", "target@cli.test", "--role", "owner", "--actor", "a"}, exitError, "owner"},
+		{[]string{"set-roles", "--email", "target@cli.test", "--role", "owner", "--actor", "a"}, exitInvalid, "owner"},
 		{[]string{"delete", "--actor", "a"}, exitUsage, "--email is required"},
 	} {
 		before := countAudit(t, store)
@@ -155,8 +155,8 @@ func TestBulkCommand(t *testing.T) {
 		{[]string{"bulk", "--action", "unban"}, exitUsage, "select users"},
 		{[]string{"bulk", "--action", "unban", "--all", "--ids", "x"}, exitUsage, "not both"},
 		{[]string{"bulk", "--action", "unban", "--banned", "maybe"}, exitUsage, "--banned"},
-		{[]string{"bulk", "--action", "explode", "--all", "--yes"}, exitError, "action"},
-		{[]string{"bulk", "--action", "ban", "--all", "--yes"}, exitError, "reason"},
+		{[]string{"bulk", "--action", "explode", "--all", "--yes"}, exitInvalid, "action"},
+		{[]string{"bulk", "--action", "ban", "--all", "--yes"}, exitInvalid, "reason"},
 	} {
 		r := run(t, "", env, c.args...)
 		r.expect(t, c.code)

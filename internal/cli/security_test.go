@@ -40,7 +40,7 @@ func TestRedact(t *testing.T) {
 func TestOpenStoreRedactsKeyValue(t *testing.T) {
 	t.Parallel()
 	r := run(t, "", map[string]string{"DATABASE_URL": "host=127.0.0.1 port=1 user=nobody password=hunter2-secret dbname=none sslmode=disable connect_timeout=2"}, "migrate")
-	r.expect(t, exitError)
+	r.expect(t, exitUnavailable)
 	if strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "password=xxxxx") {
 		t.Errorf("stderr %q: want the password redacted", r.stderr)
 	}
@@ -73,14 +73,14 @@ func TestSetPassword(t *testing.T) {
 	})
 	t.Run("Breached", func(t *testing.T) {
 		r := run(t, "administrator\n", env, "set-password", "--email", "ann@example.com")
-		r.expect(t, exitError)
+		r.expect(t, exitInvalid)
 		if !strings.Contains(r.stderr, "invalid password") {
 			t.Errorf("stderr %q", r.stderr)
 		}
 	})
 	t.Run("UnknownEmail", func(t *testing.T) {
 		r := run(t, "third-password-of-ann\n", env, "set-password", "--email", "nobody@example.com")
-		r.expect(t, exitError)
+		r.expect(t, exitNotFound)
 		if !strings.Contains(r.stderr, "no user has the email nobody@example.com") {
 			t.Errorf("stderr %q", r.stderr)
 		}

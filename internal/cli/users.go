@@ -248,7 +248,7 @@ func (a *App) createAdmin(ctx context.Context, store *db.Store, email, password,
 	})
 	var ve *db.ValidationError
 	if errors.As(err, &ve) && ve.Field == "password" {
-		return fmt.Errorf("ADMIN_PASSWORD %s", ve.Reason)
+		return &db.Error{Code: db.EInvalid, Message: "ADMIN_PASSWORD " + ve.Reason}
 	}
 	if err != nil {
 		return err
@@ -308,7 +308,7 @@ error), 2 a usage error.`)
 	defer store.Close()
 	u, err := store.GetUserByEmail(ctx, *email)
 	if errors.Is(err, db.ErrNotFound) {
-		return fmt.Errorf("no user has the email %s", strings.TrimSpace(*email))
+		return noUser(*email)
 	}
 	if err != nil {
 		return err

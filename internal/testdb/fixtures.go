@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lib/pq"
 	"golang.org/x/crypto/bcrypt"
@@ -14,7 +16,8 @@ import (
 )
 
 // The fixtures every package's tests share: one password, one way to add an
-// account, one log buffer. Hashing is at bcrypt's minimum cost everywhere in
+// account (staff or not), two seeds (Seed for the table's edge cases,
+// SeedPeople for journeys in a browser), one log buffer. Hashing is at bcrypt's minimum cost everywhere in
 // tests: New and URL lower db's cost for the process, and the accounts added
 // here carry a minimum-cost hash (sign-in reads the cost from the hash).
 
@@ -98,5 +101,57 @@ func Seed(t testing.TB, store *db.Store, n int) {
 		FROM generate_series(1, $1) g`, n)
 	exec(`INSERT INTO user_roles (user_id, role_id)
 		SELECT u.id, r.id FROM users u, roles r
-		WHERE u.email LIKE 'member%' AND r.name = 'support' AND substring(u.email from 'member(\d+)')::int % 5 = 0`)
+		WHERE u.email LIKE 'member%' AND r.name = $1 AND substring(u.email from 'member(\d+)')::int % 5 = 0`, db.RoleSupport)
+}
+
+// SeedPeople inserts n users (n below 143) who read like people, in one
+// statement, for the journeys a person follows in a browser. Names and
+// emails are distinct: first names cycle by 13 and last names by 11, which
+// never pair up the same way twice below 143. Emails start with the last
+// name, so that sorting by email and by name give different orders;
+// "Zephyr" is the first name of about one user in 13; two thirds of the
+// emails are at an "example" domain. Sign-ups are spread over the weeks
+// before now, five hours apart, and one user in 17 is banned for spam.
+func SeedPeople(t testing.TB, store *db.Store, n int) {
+	t.Helper()
+	firsts := []string{"Ada", "Bruno", "Chiara", "Dmitri", "Elif", "Farah", "Gustav",
+		"Hiro", "Ines", "Jonas", "Kalani", "Liam", "Zephyr"}
+	lasts := []string{"Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Silva",
+		"Brennan", "Haddad", "Kowalski", "Nguyen", "Rossi"}
+	domains := []string{"example.com", "example.org", "mail.test"}
+	if n >= len(firsts)*len(lasts) {
+		t.Fatalf("testdb: SeedPeople(%d): at most %d distinct people", n, len(firsts)*len(lasts)-1)
+	}
+	now := time.Now().UTC()
+	var emails, names, created, logins, reasons []string
+	var verified, banned []bool
+	for i := 1; i <= n; i++ {
+		first, last := firsts[i%len(firsts)], lasts[i%len(lasts)]
+		names = append(names, first+" "+last)
+		emails = append(emails, strings.ToLower(last+"."+first)+"@"+domains[i%len(domains)])
+		verified = append(verified, i%3 != 1)
+		// The last sign-in, if any, comes between the sign-up and now.
+		signup := now.Add(-time.Duration(i) * 5 * time.Hour)
+		created = append(created, signup.Format(time.RFC3339Nano))
+		login := ""
+		if i%5 != 0 {
+			login = signup.Add(time.Duration(i*i*7%(5*i)) * time.Hour).Format(time.RFC3339Nano)
+		}
+		logins = append(logins, login)
+		banned = append(banned, i%17 == 0)
+		reason := ""
+		if i%17 == 0 {
+			reason = "spam"
+		}
+		reasons = append(reasons, reason)
+	}
+	_, err := store.DB().ExecContext(context.Background(), `
+		INSERT INTO users (email, name, email_verified, banned, ban_reason, banned_at, created_at, updated_at, last_login_at)
+		SELECT e, n, v, b, NULLIF(r, ''), CASE WHEN b THEN now() END, c::timestamptz, c::timestamptz, NULLIF(l, '')::timestamptz
+		FROM unnest($1::text[], $2::text[], $3::bool[], $4::bool[], $5::text[], $6::text[], $7::text[]) AS f(e, n, v, b, r, c, l)`,
+		pq.Array(emails), pq.Array(names), pq.Array(verified), pq.Array(banned), pq.Array(reasons),
+		pq.Array(created), pq.Array(logins))
+	if err != nil {
+		t.Fatalf("testdb: seed people: %v", err)
+	}
 }
