@@ -19,4 +19,11 @@ func TestPasswordCost(t *testing.T) {
 	if cost, err := bcrypt.Cost(dummyHash); err != nil || cost != bcryptCost {
 		t.Fatalf("dummyHash cost %d (%v), want bcryptCost %d", cost, err, bcryptCost)
 	}
+	if cost, err := bcrypt.Cost(dummyHashMinCost); err != nil || cost != bcrypt.MinCost {
+		t.Fatalf("dummyHashMinCost cost %d (%v), want %d", cost, err, bcrypt.MinCost)
+	}
+	// A program hashes at bcryptCost, and an unknown email costs as much.
+	if got := noPasswordHash(); hashCost.Load() == bcryptCost && string(got) != string(dummyHash) {
+		t.Fatal("at the program's cost, an unknown email is not checked against dummyHash")
+	}
 }

@@ -44,7 +44,7 @@ func (s *Store) ChangeOwnPassword(ctx context.Context, current, password string)
 		return nil, notFoundAs(err, ErrActorGone, "change password")
 	}
 	if len(hash) == 0 {
-		hash = dummyHash
+		hash = noPasswordHash()
 	}
 	var match bool
 	if err := s.hashes.do(ctx, func() { match = bcrypt.CompareHashAndPassword(hash, []byte(current)) == nil }); err != nil {

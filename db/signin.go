@@ -25,6 +25,20 @@ var ErrInvalidCredentials = errors.New("invalid email or password")
 // bcryptCost changes, or unknown emails become faster to refuse.
 var dummyHash = []byte("$2a$11$.1jMoPiaWkhnRA4wNh2vduXz6Pk45sbTWpfnliBHZ3hwH4Gno5RZ6")
 
+// dummyHashMinCost is dummyHash at bcrypt's minimum cost, for tests that
+// lowered the cost (UseMinPasswordCostForTests): there, an unknown email
+// takes as long to refuse as a wrong password at the cost they hash with.
+var dummyHashMinCost = []byte("$2a$04$W5H4FbVKiV1SDo6JhYB2P.0CSUgSqnXWXPAXVvSD1ZZUVdjgGrI7.")
+
+// noPasswordHash is the hash a sign-in compares against when there is none:
+// dummyHash at the cost passwords are hashed with.
+func noPasswordHash() []byte {
+	if hashCost.Load() == int32(bcrypt.MinCost) {
+		return dummyHashMinCost
+	}
+	return dummyHash
+}
+
 // Credentials are what a sign-in presents: the email and password typed,
 // and the client address it came from (for the per-address throttle and the
 // audit log; empty when unknown).
@@ -96,7 +110,7 @@ func (s *Store) SignIn(ctx context.Context, cr Credentials) (*User, error) {
 	}
 	hash := []byte(row.Hash.String)
 	if !row.Hash.Valid {
-		hash = dummyHash
+		hash = noPasswordHash()
 	}
 	var match bool
 	if err := s.hashes.do(ctx, func() { match = bcrypt.CompareHashAndPassword(hash, []byte(cr.Password)) == nil }); err != nil {
