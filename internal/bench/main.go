@@ -234,7 +234,7 @@ func definePages(ctx context.Context, s *db.Store) []page {
 		{name: "/users?q=son&sort=name&order=asc", path: "/users?q=son&sort=name&order=asc", p95Bar: p95, sql: list(byName, false)},
 		{name: "  the same, &page=50", path: "/users?q=son&sort=name&order=asc&page=50", p95Bar: p95, sql: list(byName50, false)},
 		{name: "/users?banned=yes&role=admin&sort=email", path: "/users?banned=yes&role=admin&sort=email&order=asc", p95Bar: p95,
-			sql: list(db.ListParams{Filter: db.Filter{Banned: &yes, Role: "admin"}, SortBy: db.SortEmail, SortOrder: db.OrderAsc}, false)},
+			sql: list(db.ListParams{Filter: db.Filter{Banned: &yes, Role: db.RoleAdmin}, SortBy: db.SortEmail, SortOrder: db.OrderAsc}, false)},
 		{name: "/users?q=zqxjvw (no match)", path: "/users?q=" + noMatch, p95Bar: p95, sql: func(ctx context.Context) error {
 			// No rows on page 1: the handler knows the total is 0 without a count.
 			return list(db.ListParams{Filter: db.Filter{Query: noMatch}}, false)(ctx)
