@@ -580,7 +580,15 @@ $$;
 CREATE OR REPLACE FUNCTION search_trigrams_on_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'INSERT' AND current_setting('userpanel.seeding', true) = 'on' THEN
+        -- The seed's batches add to its own temporary table, summed into
+        -- search_trigrams once at its end (db/seed.go): one upsert of each
+        -- trigram instead of one per batch.
+        INSERT INTO seed_trigrams (trigram, users)
+        SELECT t, count(*) FROM new_rows, unnest(show_trgm(search)) AS t
+        WHERE octet_length(t) = 3 AND strpos(t, ' ') = 0
+        GROUP BY t;
+    ELSIF TG_OP = 'INSERT' THEN
         PERFORM search_trigrams_apply(array_agg(1), array_agg(search)) FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM search_trigrams_apply(array_agg(-1), array_agg(search)) FROM old_rows;

@@ -122,6 +122,13 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 		if _, err := tx.ExecContext(ctx, `SET LOCAL userpanel.seeding = 'on'`); err != nil {
 			return fmt.Errorf("db: seed: %w", err)
 		}
+		// The users trigger adds each batch's search trigrams here while
+		// seeding (schema.sql, search_trigrams_on_change); they are summed
+		// into search_trigrams once, below.
+		if _, err := tx.ExecContext(ctx, `CREATE TEMPORARY TABLE seed_trigrams (trigram text NOT NULL, users bigint NOT NULL)
+			ON COMMIT DROP`); err != nil {
+			return fmt.Errorf("db: seed: %w", err)
+		}
 		// The load is many statements, each of which adds to the per-day
 		// rollups (user_days) and the search totals (search_trigrams)
 		// through the users triggers. Other writers lock
@@ -156,6 +163,11 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 			if opts.Progress != nil {
 				opts.Progress(res.Users)
 			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO search_trigrams AS s (trigram, users)
+			SELECT trigram, sum(users) FROM seed_trigrams GROUP BY trigram ORDER BY trigram
+			ON CONFLICT (trigram) DO UPDATE SET users = s.users + EXCLUDED.users`); err != nil {
+			return fmt.Errorf("db: seed: search totals: %w", err)
 		}
 		if rebuild != nil {
 			if opts.Stage != nil {
