@@ -4,7 +4,6 @@ package db
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -62,21 +61,4 @@ func stepBar(unit string, t time.Time, n int) time.Time {
 		return t.AddDate(0, n, 0)
 	}
 	return t.AddDate(0, 0, n)
-}
-
-// jsonValue is a json column, decoded later.
-type jsonValue []byte
-
-func (j *jsonValue) Scan(src any) error {
-	switch v := src.(type) {
-	case []byte:
-		*j = append((*j)[:0], v...)
-	case string:
-		*j = append((*j)[:0], v...)
-	case nil:
-		*j = nil
-	default:
-		return fmt.Errorf("db: json column of type %T", src)
-	}
-	return nil
 }

@@ -5,10 +5,11 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // RoleCount is how many users hold a role.
@@ -108,44 +109,56 @@ var dashboardQuery = `WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS 
 		CASE WHEN $2::int = 0
 			THEN date_trunc($1, (SELECT min(day) FROM user_days WHERE signups > 0)::timestamp)
 			ELSE date_trunc($1, now() AT TIME ZONE 'UTC') - ($2::int - 1) * ('1 ' || $1)::interval
-		END AS first)
+		END AS first),
+	recent AS (SELECT day, signups, logins FROM user_days
+		WHERE day > (SELECT d FROM today) - 2 * ` + fmt.Sprint(maxWindow) + `
+			AND isfinite(day) AND (signups <> 0 OR logins <> 0)),
+	bars AS (SELECT date_trunc($1, day::timestamp) AS start, sum(signups)::bigint AS users
+		FROM user_days WHERE day >= (SELECT first FROM chart) AND signups <> 0 GROUP BY 1)
 	SELECT c.total, c.verified,
 	` + bansInForce + ` AS banned,
 	` + signedInWithin(30) + ` AS signed_in_30,
 	c.total - (SELECT count(DISTINCT user_id) FROM user_roles) AS no_role,
 	(SELECT d FROM today)::timestamp AT TIME ZONE 'UTC' AS today,
-	(SELECT COALESCE(json_agg(json_build_object('role', r.name,
-		'users', (SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id)) ORDER BY r.name), '[]')
-		FROM roles r) AS by_role,
-	(SELECT COALESCE(json_agg(json_build_object('method', m.method, 'users', m.users)
-		ORDER BY m.method <> '` + MethodPassword + `', m.method), '[]')
-		FROM signin_methods m WHERE m.users > 0) AS by_method,
-	(SELECT COALESCE(json_agg(json_build_object('day', to_char(day, 'YYYY-MM-DD'), 'signups', signups, 'logins', logins)), '[]')
-		FROM user_days WHERE day > (SELECT d FROM today) - 2 * ` + fmt.Sprint(maxWindow) + `
-			AND isfinite(day) AND (signups <> 0 OR logins <> 0)) AS days,
+	ARRAY(SELECT r.name FROM roles r ORDER BY r.name) AS role_names,
+	ARRAY(SELECT (SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id) FROM roles r ORDER BY r.name) AS role_users,
+	ARRAY(SELECT m.method FROM signin_methods m WHERE m.users > 0
+		ORDER BY m.method <> '` + MethodPassword + `', m.method) AS method_names,
+	ARRAY(SELECT m.users FROM signin_methods m WHERE m.users > 0
+		ORDER BY m.method <> '` + MethodPassword + `', m.method) AS method_users,
+	ARRAY(SELECT day - DATE '1970-01-01' FROM recent ORDER BY day) AS days,
+	ARRAY(SELECT signups FROM recent ORDER BY day) AS day_signups,
+	ARRAY(SELECT logins FROM recent ORDER BY day) AS day_logins,
 	(SELECT first FROM chart) AS chart_first, (SELECT last FROM chart) AS chart_last,
-	(SELECT COALESCE(json_agg(json_build_object('start', to_char(b.start, 'YYYY-MM-DD'), 'users', b.users)), '[]')
-		FROM (SELECT date_trunc($1, day::timestamp) AS start, sum(signups)::bigint AS users
-			FROM user_days WHERE day >= (SELECT first FROM chart) AND signups <> 0 GROUP BY 1) b) AS bars
+	ARRAY(SELECT extract(epoch FROM start)::bigint FROM bars ORDER BY start) AS bar_starts,
+	ARRAY(SELECT users FROM bars ORDER BY start) AS bar_users
 	FROM user_counts c`
 
 // maxWindow is the longest of Windows.
 var maxWindow = slices.Max(Windows)
 
-// dashboardRow is one row of dashboardQuery.
+// dashboardRow is one row of dashboardQuery. The lists come as arrays of
+// one column each, not JSON: decoding JSON was an eighth of the dashboard's
+// CPU in the server. Days are counted from 1970-01-01, bars start in Unix
+// seconds.
 type dashboardRow struct {
-	Total      int64      `db:"total"`
-	Verified   int64      `db:"verified"`
-	Banned     int64      `db:"banned"`
-	SignedIn30 int64      `db:"signed_in_30"`
-	NoRole     int64      `db:"no_role"`
-	Today      time.Time  `db:"today"`
-	ByRole     jsonValue  `db:"by_role"`
-	ByMethod   jsonValue  `db:"by_method"`
-	Days       jsonValue  `db:"days"`
-	ChartFirst *time.Time `db:"chart_first"`
-	ChartLast  time.Time  `db:"chart_last"`
-	Bars       jsonValue  `db:"bars"`
+	Total       int64          `db:"total"`
+	Verified    int64          `db:"verified"`
+	Banned      int64          `db:"banned"`
+	SignedIn30  int64          `db:"signed_in_30"`
+	NoRole      int64          `db:"no_role"`
+	Today       time.Time      `db:"today"`
+	RoleNames   pq.StringArray `db:"role_names"`
+	RoleUsers   pq.Int64Array  `db:"role_users"`
+	MethodNames pq.StringArray `db:"method_names"`
+	MethodUsers pq.Int64Array  `db:"method_users"`
+	Days        pq.Int64Array  `db:"days"`
+	DaySignups  pq.Int64Array  `db:"day_signups"`
+	DayLogins   pq.Int64Array  `db:"day_logins"`
+	ChartFirst  *time.Time     `db:"chart_first"`
+	ChartLast   time.Time      `db:"chart_last"`
+	BarStarts   pq.Int64Array  `db:"bar_starts"`
+	BarUsers    pq.Int64Array  `db:"bar_users"`
 }
 
 // Stats returns the dashboard's counts.
@@ -180,30 +193,20 @@ func (s *Store) Dashboard(ctx context.Context, r SignupRange) (Stats, []PeriodCo
 		ByRole:             []RoleCount{},
 		ByMethod:           []MethodCount{},
 	}
-	var days []struct {
-		Day     string `json:"day"`
-		Signups int64  `json:"signups"`
-		Logins  int64  `json:"logins"`
+	if len(row.RoleNames) != len(row.RoleUsers) || len(row.MethodNames) != len(row.MethodUsers) ||
+		len(row.Days) != len(row.DaySignups) || len(row.Days) != len(row.DayLogins) || len(row.BarStarts) != len(row.BarUsers) {
+		return Stats{}, nil, fmt.Errorf("db: stats: lists of uneven lengths")
 	}
-	var bars []struct {
-		Start string `json:"start"`
-		Users int64  `json:"users"`
+	for i, name := range row.RoleNames {
+		stats.ByRole = append(stats.ByRole, RoleCount{Role: name, Users: row.RoleUsers[i]})
 	}
-	for _, j := range []struct {
-		data jsonValue
-		into any
-	}{{row.ByRole, &stats.ByRole}, {row.ByMethod, &stats.ByMethod}, {row.Days, &days}, {row.Bars, &bars}} {
-		if err := json.Unmarshal(j.data, j.into); err != nil {
-			return Stats{}, nil, fmt.Errorf("db: stats: decode: %w", err)
-		}
+	for i, name := range row.MethodNames {
+		stats.ByMethod = append(stats.ByMethod, MethodCount{Method: name, Users: row.MethodUsers[i]})
 	}
 	signups, logins := map[time.Time]int64{}, map[time.Time]int64{}
-	for _, d := range days {
-		day, err := time.Parse(time.DateOnly, d.Day)
-		if err != nil {
-			return Stats{}, nil, fmt.Errorf("db: stats: day %q: %w", d.Day, err)
-		}
-		signups[day], logins[day] = d.Signups, d.Logins
+	for i, n := range row.Days {
+		day := time.Unix(n*86400, 0).UTC()
+		signups[day], logins[day] = row.DaySignups[i], row.DayLogins[i]
 	}
 	// Windows start at a UTC midnight, so whole days of user_days answer
 	// them exactly.
@@ -229,13 +232,9 @@ func (s *Store) Dashboard(ctx context.Context, r SignupRange) (Stats, []PeriodCo
 		stats.Signups = append(stats.Signups, DayCount{Day: day, Users: signups[day]})
 	}
 
-	byStart := make(map[time.Time]int64, len(bars))
-	for _, b := range bars {
-		start, err := time.Parse(time.DateOnly, b.Start)
-		if err != nil {
-			return Stats{}, nil, fmt.Errorf("db: stats: bar %q: %w", b.Start, err)
-		}
-		byStart[start] = b.Users
+	byStart := make(map[time.Time]int64, len(row.BarStarts))
+	for i, start := range row.BarStarts {
+		byStart[time.Unix(start, 0).UTC()] = row.BarUsers[i]
 	}
 	last := row.ChartLast.UTC()
 	first := last
