@@ -37,6 +37,14 @@ const (
 	exitUnavailable = 8 // the database could not be reached or did not answer in time
 )
 
+// exitStatusHelp is the usage's list of the exit statuses above.
+const exitStatusHelp = `
+Exit status, for every command: 0 done, 1 any other failure, 2 a usage error,
+3 no such user, 4 a conflict (the email is taken), 5 a value refused (email,
+password, role, reason), 6 not allowed for the acting user's roles, 7 a
+protected account (the last active admin), 8 the database unavailable.
+`
+
 // App is the command line with its surroundings, so that tests run it in
 // process with their own input, output and environment.
 type App struct {
@@ -125,6 +133,7 @@ func (a *App) usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun `userpanel <command> --help` for a command's flags.\n")
+	fmt.Fprint(w, exitStatusHelp)
 }
 
 // report writes a command's error as one line and returns its exit status.

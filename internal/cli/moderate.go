@@ -203,9 +203,7 @@ why) and changes nothing; with --yes it acts.
 
 Actions: ban (--reason, --duration), unban, revoke_sessions, delete,
 grant_role and remove_role (--role). Select users by --ids, or by the user
-table's filters (--q, --role-filter, --banned, --verified), or --all.
-
-Exit status: 0 done (or previewed), 1 refused, 2 a usage error.`)
+table's filters (--q, --role-filter, --banned, --verified), or --all.`)
 	dbURL := databaseURLFlag(fs)
 	actor := actorFlag(fs)
 	action := fs.String("action", "", "ban, unban, revoke_sessions, delete, grant_role or remove_role (required)")

@@ -34,10 +34,7 @@ func (a *App) createUser(ctx context.Context, args []string) error {
 Create a user. The password is the first line of standard input when that is
 not a terminal (echo "$PASSWORD" | userpanel create-user ...), otherwise it
 is asked for, twice, without echo. There is no password flag: a command
-line is visible to every user of the machine.
-
-Exit status: 0 created, 1 refused (the email is taken, a weak password, a
-database error), 2 a usage error.`)
+line is visible to every user of the machine.`)
 	dbURL := databaseURLFlag(fs)
 	email := fs.String("email", "", "the user's email `address` (required)")
 	name := fs.String("name", "", "the user's display `name`")
@@ -288,10 +285,7 @@ Set a user's password, for a forgotten one or the admin password that make
 run printed. The password is the first line of standard input when that is
 not a terminal (echo "$PASSWORD" | userpanel set-password --email ...),
 otherwise it is asked for, twice, without echo. The user's panel sign-ins
-end. It is audited, as system:cli.
-
-Exit status: 0 set, 1 refused (no such user, a weak password, a database
-error), 2 a usage error.`)
+end. It is audited, as system:cli.`)
 	dbURL := databaseURLFlag(fs)
 	email := fs.String("email", "", "the user's email `address` (required)")
 	mustChange := fs.Bool("must-change", false, "make them choose a new password at their next sign-in")
