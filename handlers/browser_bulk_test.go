@@ -13,10 +13,11 @@ func (p *panel) textOf(sel string, ok func(string) bool) string {
 	return waitRead(p, reader[string]{fmt.Sprintf("() => text(q(%q))", sel)}, "the text of "+sel, ok)
 }
 
-// TestBrowserBulkBanAndRowUnban: an admin ticks two rows of a search, bans
+// TestBrowserBulkBanAndRowActions: an admin ticks two rows of a search, bans
 // them from the preview with a reason, comes back to the same table with the
-// message, then lifts one ban from its row in place, without a page load.
-func TestBrowserBulkBanAndRowUnban(t *testing.T) {
+// message, then lifts one ban from its row in place, without a page load,
+// and bans again from the row's menu, whose form arrives when it opens.
+func TestBrowserBulkBanAndRowActions(t *testing.T) {
 	t.Parallel()
 	p := newPanel(t, "bulk")
 	p.signIn(adminEmail)
@@ -60,5 +61,19 @@ func TestBrowserBulkBanAndRowUnban(t *testing.T) {
 		t.Error("the row unban reloaded the page; it should swap the row only")
 	}
 	p.screenshot("row_unbanned")
+
+	// Row ban, in place: the menu fetches its form when it opens; the
+	// reason is typed, the duration chosen, and the row shows the ban.
+	p.click(`tr#row-` + targets[0] + ` summary[data-testid="row-ban-open"]`)
+	p.typeText(`tr#row-`+targets[0]+` input[data-testid="row-ban-reason"]`, "Chargeback", false)
+	p.choose(`tr#row-`+targets[0]+` select[data-testid="row-ban-duration"]`, "7 days")
+	p.click(`tr#row-` + targets[0] + ` button[data-testid="row-ban"]`)
+	p.textOf(`tr#row-`+targets[0]+` [data-testid="user-banned"]`, func(s string) bool { return strings.Contains(s, "Banned") })
+	if got := p.textOf(`#flashes [data-testid="flash"]`, func(s string) bool { return strings.HasPrefix(s, "Banned ") }); !strings.Contains(got, "for 7 days") {
+		t.Errorf("flash %q", got)
+	}
+	if s := p.waitHead("the same page", func(pageHead) bool { return true }); s.Marker == nil || *s.Marker != 7 {
+		t.Error("the row ban reloaded the page; it should swap the row only")
+	}
 	p.noPageErrors()
 }

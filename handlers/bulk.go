@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -340,7 +341,8 @@ func (h *Handler) rowActions(c echo.Context, back string, target *db.User) *view
 		return nil
 	}
 	a := &views.RowActions{CSRF: csrfToken(c), Back: back, MaxReason: db.MaxBanReasonLen, Reasons: banReasons,
-		Allowed: canModerate(u, target)}
+		Allowed:    canModerate(u, target),
+		BanFormURL: "/users/" + url.PathEscape(target.ID) + "/ban?" + url.Values{"row": {"1"}, "back": {back}}.Encode()}
 	for _, d := range banDurations {
 		a.Durations = append(a.Durations, views.Option{Value: d.value, Label: d.label})
 	}
@@ -358,6 +360,25 @@ func rowBack(c echo.Context) string {
 		return "/users"
 	}
 	return back
+}
+
+// rowBanForm answers GET /users/{id}/ban: to a table row's ban menu (htmx,
+// row=1) its form; to anything else, the user page, which has the form.
+func (h *Handler) rowBanForm(c echo.Context) error {
+	back := rowBack(c)
+	if back == "" || !wantsFragment(c) {
+		return h.toUserPage(c)
+	}
+	target, err := h.store.LoadUser(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("row ban form: %w", err)
+	}
+	if !canModerate(currentUser(c), target) {
+		return errForbidden
+	}
+	row := userRow(target)
+	row.Actions = h.rowActions(c, back, target)
+	return h.render(c, http.StatusOK, views.RowBanForm(row))
 }
 
 // afterRowAction answers a row's form: for htmx the row as it is now with the

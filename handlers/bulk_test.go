@@ -241,15 +241,40 @@ func TestRowActions(t *testing.T) {
 	wantStatus(t, "table", table, http.StatusOK)
 
 	row := func(pg page, id string) *goquery.Selection { return pg.doc.Find(`tr#row-` + id) }
-	if row(table, target).Find(`form[action="/users/`+target+`/ban"]`).Length() != 1 {
-		t.Fatal("no ban form on a plain user's row")
+	// The row's ban menu fetches its form when it opens (htmx); without
+	// JavaScript its link leads to the user page.
+	banForm := func(b *browser, pg page, id string) page {
+		t.Helper()
+		menu := row(pg, id).Find(`details.row-menu`)
+		src, ok := menu.Attr("hx-get")
+		if !ok {
+			t.Fatalf("no ban menu on the row of %s", id)
+		}
+		if href, _ := menu.Find(`a[data-testid="row-ban-page"]`).Attr("href"); href != "/users/"+id+"/ban" {
+			t.Errorf("the menu's link without JavaScript is %q", href)
+		}
+		f := b.get(src, "HX-Request", "true")
+		wantStatus(t, "row ban form", f, http.StatusOK)
+		if f.has(`nav[data-testid="nav"]`) || f.doc.Find(`form.row-ban[action="/users/`+id+`/ban"]`).Length() != 1 {
+			t.Fatalf("want the row's ban form only:\n%s", f.body)
+		}
+		return f
 	}
-	if row(table, s.admin).Find(`form`).Length() != 0 {
+	if row(table, target).Find(`form.row-ban`).Length() != 0 {
+		t.Error("the table carries the row's ban form before its menu opens")
+	}
+	if row(table, s.admin).Find(`form, details`).Length() != 0 {
 		t.Error("support is offered actions on an admin's row")
 	}
+	if pg := support.get("/users/"+s.admin+"/ban?row=1&back=%2Fusers", "HX-Request", "true"); pg.status != http.StatusForbidden || pg.has(`form.row-ban`) {
+		t.Errorf("support fetched a ban form for an admin (status %d)", pg.status)
+	}
+	if pg := support.get("/users/" + target + "/ban"); pg.status != http.StatusSeeOther || pg.header.Get("Location") != "/users/"+target {
+		t.Errorf("the ban address without htmx: status %d to %q, want the user page", pg.status, pg.header.Get("Location"))
+	}
 
-	// Without JavaScript: the row's form, as the page has it.
-	form := formFields(table, `tr#row-`+target+` form.row-ban`)
+	// The row's form posted as a plain form: back to the same table.
+	form := formFields(banForm(support, table, target), `form.row-ban`)
 	form.Set("reason", "Chargeback")
 	form.Set("duration", "7d")
 	pg := support.post("/users/"+target+"/ban", form)
@@ -286,7 +311,7 @@ func TestRowActions(t *testing.T) {
 	}
 
 	// A refused row ban (no reason) says why, and changes nothing.
-	form = formFields(support.get(tableURL), `tr#row-`+target+` form.row-ban`)
+	form = formFields(banForm(support, support.get(tableURL), target), `form.row-ban`)
 	form.Set("duration", "1h") // the select's first option, as a browser sends it
 	pg = inTable(t, support.post("/users/"+target+"/ban", form, "HX-Request", "true"))
 	wantStatus(t, "refused row ban", pg, http.StatusOK)
@@ -302,9 +327,8 @@ func TestRowActions(t *testing.T) {
 	if p.signedIn(managerEmail).get(tableURL).status != http.StatusForbidden {
 		t.Error("a manager reads the user table")
 	}
-	if row(p.signedIn(adminEmail).get(tableURL), s.support).Find(`form.row-ban`).Length() != 1 {
-		t.Error("an admin has no ban form on a support member's row")
-	}
+	admin := p.signedIn(adminEmail)
+	banForm(admin, admin.get(tableURL), s.support)
 }
 
 // inTable parses a row fragment as htmx does, inside a table: an HTML parser

@@ -235,7 +235,10 @@ func New(store *db.Store, opts Options) (*echo.Echo, error) {
 	// A form's POST address in the address bar (typed, or kept by a browser
 	// without JavaScript after a refused form) leads back to the form's page
 	// rather than to a 405.
-	for _, action := range []string{"ban", "unban", "revoke-sessions", "roles", "delete", "password", "unlock"} {
+	// GET of the ban address is also how a table row's ban menu fetches
+	// its form.
+	e.GET("/users/:id/ban", h.rowBanForm, h.require(db.ActViewUser))
+	for _, action := range []string{"unban", "revoke-sessions", "roles", "delete", "password", "unlock"} {
 		e.GET("/users/:id/"+action, h.toUserPage, h.require(db.ActViewUser))
 	}
 	e.GET("/users/bulk", h.toUsers, h.require(db.ActListUsers))

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -34,14 +36,30 @@ func (h *Handler) render(c echo.Context, status int, page templ.Component, fragm
 	if len(fragment) > 0 && fragment[0] != nil && wantsFragment(c) {
 		comp = fragment[0]
 	}
-	var buf bytes.Buffer
-	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
 	hdr := c.Response().Header()
 	hdr.Add(echo.HeaderVary, "HX-Request")
 	hdr.Set(echo.HeaderCacheControl, "no-store")
+	// With its length known the answer goes out whole, not in chunks.
+	hdr.Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderBuffers keeps the buffers pages are rendered into (a page of the
+// user table is some 40 KB), so that each request does not grow a new one.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putRenderBuffer returns buf to the pool, unless a rare huge page grew it.
+func putRenderBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 1<<20 {
+		return
+	}
+	buf.Reset()
+	renderBuffers.Put(buf)
 }
 
 // limits are db's input limits as the views take them.

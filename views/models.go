@@ -251,6 +251,9 @@ type RowActions struct {
 	CSRF    string
 	// Back is the table URL the forms return to without JavaScript.
 	Back string
+	// BanFormURL is where the row's ban menu fetches its form when it
+	// opens (GET /users/{id}/ban, row=1 and Back).
+	BanFormURL string
 	// Durations and Reasons are the ban form's choices.
 	Durations []Option
 	Reasons   []string
