@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +40,19 @@ type Timeouts struct {
 	// Export is the statement_timeout of the CSV export's query, which reads
 	// the whole table and so gets its own, longer limit.
 	Export time.Duration
+	// MaxConns is the most connections the pool opens; 0 is
+	// DefaultMaxConns.
+	MaxConns int
 }
+
+// DefaultMaxConns is the pool's size unless told otherwise: twice the
+// cores of this machine (the rule of thumb for PostgreSQL's active
+// connections, for a database sized like the panel's host), and at least 4.
+// More connections than the database has cores do not make it answer more:
+// they make it run more statements at once, each slower, and the slowest
+// much slower (at 8 requests at once on 2 cores, a pool of 20 gave the user
+// page a p99 of 105–131 ms, a pool of 4 26–28 ms, at the same throughput).
+func DefaultMaxConns() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // DefaultConnectTimeout is the connect timeout of Open.
 const DefaultConnectTimeout = 2 * time.Second
@@ -102,8 +115,12 @@ func OpenWithTimeouts(ctx context.Context, url string, t Timeouts) (*Store, erro
 		Enable: true, Idle: 10 * time.Second, Interval: 5 * time.Second, Count: 3,
 	}}})
 	conn := sqlx.NewDb(sql.OpenDB(watchedConnector{pc}), "postgres")
-	conn.SetMaxOpenConns(20)
-	conn.SetMaxIdleConns(20)
+	n := t.MaxConns
+	if n <= 0 {
+		n = DefaultMaxConns()
+	}
+	conn.SetMaxOpenConns(n)
+	conn.SetMaxIdleConns(n)
 	conn.SetConnMaxIdleTime(5 * time.Minute)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -128,9 +128,10 @@ func main() {
 		stopProfile := srv.profile(*profile, p.name, *duration)
 		r.rps, r.p50, r.p95, r.p99, r.errors = wrk(srv.base+p.path, cookie, *duration)
 		stopProfile()
-		r.sqlP50 = sqlP50(sctx, p.sql, *duration/2)
+		var sqlP99 time.Duration
+		r.sqlP50, sqlP99 = sqlTimes(sctx, p.sql, *duration/2)
 		results = append(results, r)
-		log.Printf("%-44s %7.0f req/s  p50 %-7s p95 %-7s p99 %-7s sql p50 %s", p.name, r.rps, ms(r.p50), ms(r.p95), ms(r.p99), ms(r.sqlP50))
+		log.Printf("%-44s %7.0f req/s  p50 %-7s p95 %-7s p99 %-7s sql p50 %-7s sql p99 %s", p.name, r.rps, ms(r.p50), ms(r.p95), ms(r.p99), ms(r.sqlP50), ms(sqlP99))
 	}
 	judge(results)
 	var extras []string
@@ -569,9 +570,9 @@ func wrk(target, cookie string, d time.Duration) (rps float64, p50, p95, p99 tim
 	return vals["requests"] / vals["seconds"], us("p50"), us("p95"), us("p99"), int(vals["errors"])
 }
 
-// sqlP50 runs fn from `connections` goroutines for d and returns the median
-// time of one call.
-func sqlP50(ctx context.Context, fn func(context.Context) error, d time.Duration) time.Duration {
+// sqlTimes runs fn from `connections` goroutines for d and returns the median
+// and the 99th percentile time of one call.
+func sqlTimes(ctx context.Context, fn func(context.Context) error, d time.Duration) (p50, p99 time.Duration) {
 	for range 20 { // warm-up
 		if err := fn(ctx); err != nil {
 			fatalf("sql: %v", err)
@@ -605,7 +606,7 @@ func sqlP50(ctx context.Context, fn func(context.Context) error, d time.Duration
 		fatalf("sql: %v", err)
 	}
 	slices.Sort(times)
-	return times[len(times)/2]
+	return times[len(times)/2], times[len(times)*99/100]
 }
 
 // exportRow downloads the whole CSV export while it watches the server's

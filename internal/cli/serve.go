@@ -63,6 +63,8 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		"deadline of opening a database connection (env DB_CONNECT_TIMEOUT)")
 	statementTimeout := fs.Duration("statement-timeout", 2*time.Second,
 		"PostgreSQL's statement_timeout for the panel's queries (env DB_STATEMENT_TIMEOUT)")
+	maxConns := fs.Int("db-max-conns", db.DefaultMaxConns(),
+		"the most database connections the panel opens: about twice the database's cores (env DB_MAX_CONNS)")
 	lockTimeout := fs.Duration("lock-timeout", time.Second,
 		"PostgreSQL's lock_timeout: how long a change waits for a locked row (env DB_LOCK_TIMEOUT)")
 	drain := fs.Duration("shutdown-drain", 5*time.Second,
@@ -74,7 +76,7 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		"log-level", "LOG_LEVEL", "log-format", "LOG_FORMAT",
 		"request-timeout", "REQUEST_TIMEOUT", "export-timeout", "EXPORT_TIMEOUT",
 		"db-connect-timeout", "DB_CONNECT_TIMEOUT", "statement-timeout", "DB_STATEMENT_TIMEOUT",
-		"lock-timeout", "DB_LOCK_TIMEOUT", "shutdown-drain", "SHUTDOWN_DRAIN",
+		"lock-timeout", "DB_LOCK_TIMEOUT", "db-max-conns", "DB_MAX_CONNS", "shutdown-drain", "SHUTDOWN_DRAIN",
 		"shutdown-timeout", "SHUTDOWN_TIMEOUT",
 		"session-idle-timeout", "SESSION_IDLE_TIMEOUT", "session-max-age", "SESSION_MAX_AGE",
 		"metrics-addr", "METRICS_ADDR"); err != nil {
@@ -89,6 +91,9 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 		if d.v < 0 {
 			return usageErrorf("--%s must not be negative, got %s", d.name, d.v)
 		}
+	}
+	if *maxConns < 1 {
+		return usageErrorf("--db-max-conns must be at least 1, got %d", *maxConns)
 	}
 	logger, err := a.newLogger(*level, *format)
 	if err != nil {
@@ -131,6 +136,7 @@ several instances start at once). Stops gracefully on SIGINT or SIGTERM.`)
 	logger.Info("database ready", "database", redact(*dbURL), "schema_version", version, "migrated", applied)
 	store, err := db.OpenWithTimeouts(ctx, *dbURL, db.Timeouts{
 		Connect: *connectTimeout, Statement: *statementTimeout, Lock: *lockTimeout, Export: *exportTimeout,
+		MaxConns: *maxConns,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot use the database at %s: %w", redact(*dbURL), err)
