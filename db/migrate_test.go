@@ -278,7 +278,7 @@ func TestMigrateUpgrade(t *testing.T) {
 			// The upgraded database works as a store, and a second run is a no-op.
 			store := db.New(sqlxOf(conn))
 			st, err := store.Stats(ctx)
-			if err != nil || st.Total != 2 {
+			if err != nil || st.Total != 2 || st.NoRole != 1 || fmt.Sprint(st.ByRole) != "[{admin 1} {manager 0} {support 0}]" {
 				t.Fatalf("Stats after the upgrade = %+v, %v", st, err)
 			}
 			if u, err := store.GetUserByEmail(ctx, "admin@example.com"); err != nil || !u.HasRole("admin") {

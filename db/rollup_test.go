@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +52,23 @@ func wantRollupsExact(t *testing.T, s *db.Store) {
 	for _, d := range diff {
 		t.Errorf("search_trigrams differs from a recount on %s", d)
 	}
+	diff = nil
+	if err := s.DB().Select(&diff, `WITH recount AS (
+			SELECT role_id, users FROM (
+				SELECT 0::smallint AS role_id, count(DISTINCT user_id) AS users FROM user_roles
+				UNION ALL SELECT role_id, count(*) FROM user_roles GROUP BY role_id
+			) c WHERE users <> 0
+		), kept AS (
+			SELECT role_id, users FROM role_counts WHERE users <> 0
+		)
+		SELECT format('role %s: kept %s, recount %s', COALESCE(k.role_id, r.role_id), k.users, r.users)
+		FROM kept k FULL JOIN recount r ON r.role_id = k.role_id
+		WHERE k.users IS DISTINCT FROM r.users`); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diff {
+		t.Errorf("role_counts differs from a recount on %s", d)
+	}
 	// A three-letter search's total, which comes from search_trigrams,
 	// equals the count of what the search itself finds, in any case.
 	for _, q := range []string{"u00", "U01", "exa", "com", "Xxx", "ple", "zq9", "000"} {
@@ -90,10 +108,18 @@ func wantRollupsExact(t *testing.T, s *db.Store) {
 	if got != want {
 		t.Errorf("Stats = %+v, a full recount says %+v", got, want)
 	}
+	var byRole []db.RoleCount
+	if err := s.DB().Select(&byRole, `SELECT r.name AS role, count(ur.user_id) AS users
+		FROM roles r LEFT JOIN user_roles ur ON ur.role_id = r.id GROUP BY r.name ORDER BY r.name`); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(st.ByRole) != fmt.Sprint(byRole) {
+		t.Errorf("Stats.ByRole = %v, a full recount says %v", st.ByRole, byRole)
+	}
 }
 
 // The rollups stay exact while sign-ins, bans with and without an end,
-// unbans, deletes, creates and a seed run at the same time.
+// unbans, role changes, deletes, creates and a seed run at the same time.
 func TestRollupsUnderConcurrentWrites(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
@@ -175,6 +201,30 @@ func TestRollupsUnderConcurrentWrites(t *testing.T) {
 	worker(24, func(rng *rand.Rand, f fixture) error {
 		_, err := s.DB().Exec(`UPDATE users SET name = $2, email = $3 WHERE id = $1`, f.ID,
 			[]string{"Ann Xu", "Bo Xxon", "", "Zoë Q9"}[rng.IntN(4)], fmt.Sprintf("m%04d-%d@example.org", rng.IntN(10000), rng.IntN(99)))
+		return err
+	})
+	// Role changes: a user's whole set at once, as the user page does, and
+	// single grants and removals, as bulk actions do, on the same users.
+	sets := [][]string{nil, {"support"}, {"manager"}, {"support", "manager"}}
+	for w := range 2 {
+		worker(uint64(25+w), func(rng *rand.Rand, f fixture) error {
+			if err := s.SetRoles(ctx, f.ID, sets[rng.IntN(len(sets))]); !gone(err) {
+				return fmt.Errorf("set roles: %w", err)
+			}
+			return nil
+		})
+	}
+	worker(27, func(rng *rand.Rand, f fixture) error {
+		role := []string{"support", "manager"}[rng.IntN(2)]
+		q := `INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2
+			AND EXISTS (SELECT 1 FROM users WHERE id = $1) ON CONFLICT DO NOTHING`
+		if rng.IntN(2) == 0 {
+			q = `DELETE FROM user_roles WHERE user_id = $1 AND role_id = (SELECT id FROM roles WHERE name = $2)`
+		}
+		_, err := s.DB().Exec(q, f.ID, role)
+		if err != nil && strings.Contains(err.Error(), "foreign key") {
+			return nil // deleted meanwhile
+		}
 		return err
 	})
 	wg.Add(1)

@@ -137,7 +137,9 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 		// whole tables first (with user_counts, which every insert and delete
 		// changes too), so that writers wait for it instead of
 		// deadlocking with it. Readers (the dashboard) are not blocked.
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE user_counts, user_days, signin_methods, search_trigrams IN EXCLUSIVE MODE`); err != nil {
+		// role_counts comes first: a user's delete locks it before
+		// user_counts (the cascade to user_roles fires first).
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE role_counts, user_counts, user_days, signin_methods, search_trigrams IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("db: seed: lock the rollups: %w", err)
 		}
 		roleIDs, err := allRoleIDs(ctx, tx)
@@ -168,6 +170,17 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 			SELECT trigram, sum(users) FROM seed_trigrams GROUP BY trigram ORDER BY trigram
 			ON CONFLICT (trigram) DO UPDATE SET users = s.users + EXCLUDED.users`); err != nil {
 			return fmt.Errorf("db: seed: search totals: %w", err)
+		}
+		// The role trigger does nothing while seeding: recount the grants
+		// (staff are few), as the migration that made role_counts did.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM role_counts`); err != nil {
+			return fmt.Errorf("db: seed: role counts: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO role_counts (role_id, users)
+			SELECT 0, count(DISTINCT user_id) FROM user_roles
+			UNION ALL
+			SELECT r.id, (SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id) FROM roles r`); err != nil {
+			return fmt.Errorf("db: seed: role counts: %w", err)
 		}
 		if rebuild != nil {
 			if opts.Stage != nil {

@@ -87,15 +87,23 @@ const bansInForce = `((SELECT COALESCE(sum(ban_ends), 0) FROM user_days
 		  AND banned_until < ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'))`
 
 // signedInWithin returns the SQL for the number of users whose last sign-in
-// is after now() - days: the whole days after the window's first day from
-// user_days, and the part of the first day that is inside it from the
-// last_login_at index.
+// is after now() - days: whole days from user_days, and the first day's
+// share from the last_login_at index. Of that day it counts the smaller
+// part: the sign-ins after the window's start (added to the days after it),
+// or those before (taken from the days from it on), so that it reads at most
+// half a day of the index.
 func signedInWithin(days int) string {
 	since := fmt.Sprintf(`(now() - interval '%d days')`, days)
 	firstDay := `(` + since + ` AT TIME ZONE 'UTC')::date`
-	return `((SELECT COALESCE(sum(logins), 0) FROM user_days WHERE day > ` + firstDay + `)
-	+ (SELECT count(*) FROM users WHERE last_login_at > ` + since + `
-		AND last_login_at < (` + firstDay + ` + 1)::timestamp AT TIME ZONE 'UTC'))`
+	dayStart := `(` + firstDay + `)::timestamp AT TIME ZONE 'UTC'`
+	return `(CASE WHEN ` + since + ` - ` + dayStart + ` >= interval '12 hours'
+		THEN (SELECT COALESCE(sum(logins), 0) FROM user_days WHERE day > ` + firstDay + `)
+			+ (SELECT count(*) FROM users WHERE last_login_at > ` + since + `
+				AND last_login_at < (` + firstDay + ` + 1)::timestamp AT TIME ZONE 'UTC')
+		ELSE (SELECT COALESCE(sum(logins), 0) FROM user_days WHERE day >= ` + firstDay + `)
+			- (SELECT count(*) FROM users WHERE last_login_at >= ` + dayStart + `
+				AND last_login_at <= ` + since + `)
+		END)`
 }
 
 // dashboardQuery reads everything the dashboard shows in one statement, so
@@ -118,10 +126,10 @@ var dashboardQuery = `WITH today AS (SELECT (now() AT TIME ZONE 'UTC')::date AS 
 	SELECT c.total, c.verified,
 	` + bansInForce + ` AS banned,
 	` + signedInWithin(30) + ` AS signed_in_30,
-	c.total - (SELECT count(DISTINCT user_id) FROM user_roles) AS no_role,
+	c.total - COALESCE((SELECT users FROM role_counts WHERE role_id = 0), 0) AS no_role,
 	(SELECT d FROM today)::timestamp AT TIME ZONE 'UTC' AS today,
 	ARRAY(SELECT r.name FROM roles r ORDER BY r.name) AS role_names,
-	ARRAY(SELECT (SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id) FROM roles r ORDER BY r.name) AS role_users,
+	ARRAY(SELECT COALESCE((SELECT rc.users FROM role_counts rc WHERE rc.role_id = r.id), 0) FROM roles r ORDER BY r.name) AS role_users,
 	ARRAY(SELECT m.method FROM signin_methods m WHERE m.users > 0
 		ORDER BY m.method <> '` + MethodPassword + `', m.method) AS method_names,
 	ARRAY(SELECT m.users FROM signin_methods m WHERE m.users > 0
