@@ -1,12 +1,14 @@
 package db_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"userpanel/db"
+	"userpanel/internal/testdb"
 )
 
 // TestAuditFilters checks each filter of the audit log against rows whose
@@ -83,7 +85,24 @@ func TestAuditFilters(t *testing.T) {
 // filter records nothing.
 func TestExportAudit(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
+	t.Run("NoExportTimeout", func(t *testing.T) {
+		t.Parallel()
+		testExportAudit(t, newStore(t))
+	})
+	// The export's own statement_timeout is set before the audit row is
+	// written, without taking the read's snapshot then.
+	t.Run("ExportTimeout", func(t *testing.T) {
+		t.Parallel()
+		s, err := db.OpenWithTimeouts(context.Background(), testdb.URL(t), db.Timeouts{Export: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		testExportAudit(t, s)
+	})
+}
+
+func testExportAudit(t *testing.T, s *db.Store) {
 	admin := staff(t, s, "admin@example.com", "admin")
 	for i := 1; i <= 30; i++ {
 		if _, err := s.DB().Exec(`INSERT INTO audit_log (at, actor_email, action, target_email, details)

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bufio"
 	"encoding/csv"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,9 @@ import (
 // enough that a large export starts downloading at once and never sits in
 // memory, rarely enough that it is not a write per row.
 const exportFlushEvery = 500
+
+// exportBuffer is how much of an export is written to the socket at once.
+const exportBuffer = 64 << 10
 
 // recordExportTimeout bounds writing an export's audit row.
 const recordExportTimeout = 5 * time.Second
@@ -55,7 +59,11 @@ func (h *Handler) exportUsers(c echo.Context) error {
 		fmt.Sprintf(`attachment; filename="users-%s.csv"`, time.Now().UTC().Format("20060102-150405")))
 	hdr.Set(echo.HeaderCacheControl, "no-store")
 
-	w := csv.NewWriter(c.Response())
+	// csv's own buffer is 4 KB, and each of its flushes would be a write
+	// to the socket: a larger buffer between them makes a million rows a
+	// sixteenth of the writes.
+	bw := bufio.NewWriterSize(c.Response(), exportBuffer)
+	w := csv.NewWriter(bw)
 	rows := 0
 	write := func(rec []string) error {
 		if rows == 0 {
@@ -81,6 +89,9 @@ func (h *Handler) exportUsers(c echo.Context) error {
 			if err := w.Error(); err != nil {
 				return err
 			}
+			if err := bw.Flush(); err != nil {
+				return err
+			}
 			c.Response().Flush()
 		}
 		return nil
@@ -96,6 +107,9 @@ func (h *Handler) exportUsers(c echo.Context) error {
 	w.Flush()
 	if err == nil {
 		err = w.Error()
+	}
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		// The status is sent: all that is left is to log a cut export.
