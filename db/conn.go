@@ -5,6 +5,7 @@ package db
 // on each optional interface of database/sql/driver, one small method each.
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -179,15 +180,30 @@ func (k keepaliveDialer) DialTimeout(network, address string, timeout time.Durat
 
 func (k keepaliveDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	c, err := k.d.DialContext(ctx, network, address)
-	if err == nil {
-		// Only a connection's own dial carries a slot; lib/pq's cancel
-		// requests dial without one.
-		if slot, ok := ctx.Value(socketKey{}).(*socketSlot); ok {
-			slot.conn = c
-		}
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	// Only a connection's own dial carries a slot; lib/pq's cancel
+	// requests dial without one.
+	if slot, ok := ctx.Value(socketKey{}).(*socketSlot); ok {
+		slot.conn = c
+	}
+	return &bufferedSocket{Conn: c, r: bufio.NewReaderSize(c, socketReadBuffer)}, nil
 }
+
+// socketReadBuffer is how much of the database's answers one read from the
+// socket takes.
+const socketReadBuffer = 64 << 10
+
+// bufferedSocket reads the database's answers socketReadBuffer at a time:
+// lib/pq reads through a buffer of 4 KB, one read from the socket each, and
+// a million-row export is some 150 MB of answers.
+type bufferedSocket struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedSocket) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 // watchedConnector makes lib/pq connections whose socket is closed when the
 // context of the call using them ends before the call does.
