@@ -274,6 +274,10 @@ func definePages(ctx context.Context, s *db.Store) []page {
 			if err != nil {
 				return err
 			}
+			// An admin's user page shows whether sign-in is locked.
+			if _, err := s.AccountLock(ctx, d.Email); err != nil {
+				return err
+			}
 			_, err = s.ListAudit(ctx, db.AuditFilter{TargetID: d.ID, Limit: 20})
 			return err
 		}},
