@@ -107,6 +107,9 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 			case isOpsPath(c):
 				level = slog.LevelDebug
 			}
+			if !h.log.Enabled(c.Request().Context(), level) {
+				return nil
+			}
 			attrs := []slog.Attr{
 				slog.String("method", v.Method),
 				slog.String("path", v.URIPath),
