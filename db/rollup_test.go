@@ -52,6 +52,24 @@ func wantRollupsExact(t *testing.T, s *db.Store) {
 	for _, d := range diff {
 		t.Errorf("search_trigrams differs from a recount on %s", d)
 	}
+	// user_hours: the hours the 30-day window can still reach.
+	diff = nil
+	if err := s.DB().Select(&diff, `WITH recount AS (
+			SELECT date_trunc('hour', last_login_at AT TIME ZONE 'UTC') AS hour, count(*) AS logins FROM users
+			WHERE last_login_at > now() - interval '31 days' GROUP BY 1
+		), kept AS (
+			SELECT hour, logins FROM user_hours
+			WHERE hour >= date_trunc('hour', (now() - interval '31 days') AT TIME ZONE 'UTC') AND logins <> 0
+		)
+		SELECT format('%s: kept %s, recount %s', COALESCE(k.hour, r.hour), k.logins, r.logins)
+		FROM kept k FULL JOIN recount r ON r.hour = k.hour
+		WHERE k.logins IS DISTINCT FROM r.logins
+		  AND COALESCE(k.hour, r.hour) > date_trunc('hour', (now() - interval '31 days') AT TIME ZONE 'UTC')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diff {
+		t.Errorf("user_hours differs from a recount on %s", d)
+	}
 	diff = nil
 	if err := s.DB().Select(&diff, `WITH recount AS (
 			SELECT role_id, users FROM (
@@ -248,4 +266,62 @@ func TestRollupsUnderConcurrentWrites(t *testing.T) {
 		}
 		wantRollupsExact(t, s)
 	})
+}
+
+// TestSignedInWindowEdges: the 30-day sign-in count is exact at the edges
+// of the hour and the day its window starts in, which come from three
+// sources (user_days, user_hours, the last_login_at index), and stays exact
+// as those users sign in again.
+func TestSignedInWindowEdges(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	now := dbNow(t, s)
+	since := now.AddDate(0, 0, -30)
+	firstHour := since.UTC().Truncate(time.Hour)
+	nextDay := time.Date(since.UTC().Year(), since.UTC().Month(), since.UTC().Day()+1, 0, 0, 0, 0, time.UTC)
+	at := []time.Time{
+		since.Add(-time.Minute), since.Add(time.Minute), since.Add(-2 * time.Hour), since.Add(3 * time.Hour),
+		firstHour.Add(-time.Second), firstHour.Add(time.Hour - time.Second), firstHour.Add(time.Hour),
+		firstHour.Add(time.Hour + time.Second), firstHour.Add(2*time.Hour + 5*time.Minute),
+		nextDay.Add(-time.Second), nextDay, nextDay.Add(time.Second), now.AddDate(0, 0, -31), now.AddDate(0, 0, -33),
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 60 {
+		at = append(at, since.Add(time.Duration(rng.IntN(96*60)-48*60)*time.Minute))
+	}
+	var fs []fixture
+	for i, l := range at {
+		if l.After(now) {
+			continue
+		}
+		fs = append(fs, fixture{Email: fmt.Sprintf("edge%03d@example.com", i), CreatedAt: now.AddDate(0, 0, -40),
+			LastLoginAt: ptr(l)})
+	}
+	fs = insertUsers(t, s, fs)
+	check := func(when string) {
+		t.Helper()
+		st, err := s.Stats(sysCtx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		if err := s.DB().Get(&want, `SELECT count(*) FROM users WHERE last_login_at > now() - interval '30 days'`); err != nil {
+			t.Fatal(err)
+		}
+		if st.SignedInLast30Days != want {
+			t.Errorf("%s: signed in within 30 days = %d, a count says %d", when, st.SignedInLast30Days, want)
+		}
+	}
+	check("inserted")
+	// Every other one signs in again a little later: their old hour loses
+	// them, the new one gains them.
+	for i, f := range fs {
+		if i%2 == 0 {
+			if _, err := s.DB().Exec(`UPDATE users SET last_login_at = last_login_at + interval '50 minutes' WHERE id = $1`, f.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check("moved")
+	wantRollupsExact(t, s)
 }

@@ -139,7 +139,7 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 		// deadlocking with it. Readers (the dashboard) are not blocked.
 		// role_counts comes first: a user's delete locks it before
 		// user_counts (the cascade to user_roles fires first).
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE role_counts, user_counts, user_days, signin_methods, search_trigrams IN EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE role_counts, user_counts, user_days, user_hours, signin_methods, search_trigrams IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("db: seed: lock the rollups: %w", err)
 		}
 		roleIDs, err := allRoleIDs(ctx, tx)

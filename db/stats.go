@@ -87,23 +87,23 @@ const bansInForce = `((SELECT COALESCE(sum(ban_ends), 0) FROM user_days
 		  AND banned_until < ((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC'))`
 
 // signedInWithin returns the SQL for the number of users whose last sign-in
-// is after now() - days: whole days from user_days, and the first day's
-// share from the last_login_at index. Of that day it counts the smaller
-// part: the sign-ins after the window's start (added to the days after it),
-// or those before (taken from the days from it on), so that it reads at most
-// half a day of the index.
+// is after now() - days: the whole days after the window's first day from
+// user_days, the whole hours after its first hour on that day from
+// user_hours, and the rest of that first hour from the last_login_at index
+// (at most an hour of sign-ins). user_hours keeps 32 days, so days is at
+// most 31.
 func signedInWithin(days int) string {
+	if days > 31 {
+		panic("db: user_hours keeps 32 days of sign-ins")
+	}
 	since := fmt.Sprintf(`(now() - interval '%d days')`, days)
 	firstDay := `(` + since + ` AT TIME ZONE 'UTC')::date`
-	dayStart := `(` + firstDay + `)::timestamp AT TIME ZONE 'UTC'`
-	return `(CASE WHEN ` + since + ` - ` + dayStart + ` >= interval '12 hours'
-		THEN (SELECT COALESCE(sum(logins), 0) FROM user_days WHERE day > ` + firstDay + `)
-			+ (SELECT count(*) FROM users WHERE last_login_at > ` + since + `
-				AND last_login_at < (` + firstDay + ` + 1)::timestamp AT TIME ZONE 'UTC')
-		ELSE (SELECT COALESCE(sum(logins), 0) FROM user_days WHERE day >= ` + firstDay + `)
-			- (SELECT count(*) FROM users WHERE last_login_at >= ` + dayStart + `
-				AND last_login_at <= ` + since + `)
-		END)`
+	firstHour := `date_trunc('hour', ` + since + ` AT TIME ZONE 'UTC')`
+	return `((SELECT COALESCE(sum(logins), 0) FROM user_days WHERE day > ` + firstDay + `)
+	+ (SELECT COALESCE(sum(logins), 0) FROM user_hours
+		WHERE hour > ` + firstHour + ` AND hour < (` + firstDay + ` + 1)::timestamp)
+	+ (SELECT count(*) FROM users WHERE last_login_at > ` + since + `
+		AND last_login_at < (` + firstHour + ` + interval '1 hour') AT TIME ZONE 'UTC'))`
 }
 
 // dashboardQuery reads everything the dashboard shows in one statement, so
