@@ -171,17 +171,6 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 			ON CONFLICT (trigram) DO UPDATE SET users = s.users + EXCLUDED.users`); err != nil {
 			return fmt.Errorf("db: seed: search totals: %w", err)
 		}
-		// The role trigger does nothing while seeding: recount the grants
-		// (staff are few), as the migration that made role_counts did.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM role_counts`); err != nil {
-			return fmt.Errorf("db: seed: role counts: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO role_counts (role_id, users)
-			SELECT 0, count(DISTINCT user_id) FROM user_roles
-			UNION ALL
-			SELECT r.id, (SELECT count(*) FROM user_roles ur WHERE ur.role_id = r.id) FROM roles r`); err != nil {
-			return fmt.Errorf("db: seed: role counts: %w", err)
-		}
 		if rebuild != nil {
 			if opts.Stage != nil {
 				opts.Stage("building indexes")
