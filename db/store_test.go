@@ -42,3 +42,25 @@ func TestOpen(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolSize: the pool opens DefaultMaxConns connections unless told a
+// number, and never fewer than 4 by default.
+func TestPoolSize(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	for _, c := range []struct {
+		asked, want int
+	}{{0, db.DefaultMaxConns()}, {3, 3}} {
+		s, err := db.OpenWithTimeouts(context.Background(), url, db.Timeouts{MaxConns: c.asked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.DB().Stats().MaxOpenConnections; got != c.want {
+			t.Errorf("MaxConns %d: the pool opens %d connections, want %d", c.asked, got, c.want)
+		}
+		s.Close()
+	}
+	if db.DefaultMaxConns() < 4 {
+		t.Errorf("DefaultMaxConns() = %d, want at least 4", db.DefaultMaxConns())
+	}
+}

@@ -391,6 +391,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"MalformedTrustedProxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.example"}, `"proxy.example"`},
 		{"MalformedIdleTimeout", map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, `SESSION_IDLE_TIMEOUT="soon"`},
 		{"ZeroMaxAge", map[string]string{"SESSION_MAX_AGE": "0s"}, "must be positive durations"},
+		{"NoConnections", map[string]string{"DB_MAX_CONNS": "0"}, "--db-max-conns must be at least 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
