@@ -1,6 +1,6 @@
 -- userpanel schema: the whole current schema, to read and to create a new
 -- database with.
--- schema-version: 12
+-- schema-version: 13
 --
 -- A new database gets this file whole and is stamped at the version above. An
 -- existing database is upgraded by the numbered files in db/migrations/, each
@@ -335,7 +335,11 @@ CREATE OR REPLACE FUNCTION user_days_on_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     -- Each branch names only the transition tables its trigger has.
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'INSERT' AND current_setting('userpanel.seed_recount', true) = 'on' THEN
+        -- A seed into an empty table recounts once at its end
+        -- (user_days_recount) instead of adding each batch (db/seed.go).
+        RETURN NULL;
+    ELSIF TG_OP = 'INSERT' THEN
         PERFORM user_days_apply(array_agg(1), array_agg(created_at), array_agg(last_login_at),
                                 array_agg(banned), array_agg(banned_until)),
                 user_hours_apply(array_agg(1), array_agg(last_login_at))
@@ -377,25 +381,36 @@ BEGIN
 END
 $$;
 
+-- A full recount of the days and the hours from the users table (schema
+-- version 13): the schema's starting point below, and the end of a seed into
+-- an empty table, whose batches skip the triggers. Exact only while writes to
+-- users wait (or wait on the rollups' rows).
+CREATE OR REPLACE FUNCTION user_days_recount() RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM user_days;
+    INSERT INTO user_days (day, signups, logins, ban_ends)
+    SELECT day, sum(s), sum(l), sum(b) FROM (
+        SELECT (created_at AT TIME ZONE 'UTC')::date AS day, 1 AS s, 0 AS l, 0 AS b FROM users
+        UNION ALL
+        SELECT (last_login_at AT TIME ZONE 'UTC')::date, 0, 1, 0 FROM users WHERE last_login_at IS NOT NULL
+        UNION ALL
+        SELECT COALESCE((banned_until AT TIME ZONE 'UTC')::date, 'infinity'), 0, 0, 1 FROM users WHERE banned
+    ) c
+    GROUP BY day
+    ORDER BY day;
+    DELETE FROM user_hours;
+    INSERT INTO user_hours (hour, logins)
+    SELECT date_trunc('hour', last_login_at AT TIME ZONE 'UTC'), count(*) FROM users
+    WHERE last_login_at > now() - interval '32 days'
+    GROUP BY 1
+    ORDER BY 1;
+$$;
+
 -- The rollup starts from a full recount, taken while writes to users wait,
 -- so that it is exact from the first change on; applying the schema again
 -- recounts again, which keeps it idempotent.
 LOCK TABLE users IN SHARE MODE;
-DELETE FROM user_days;
-INSERT INTO user_days (day, signups, logins, ban_ends)
-SELECT day, sum(s), sum(l), sum(b) FROM (
-    SELECT (created_at AT TIME ZONE 'UTC')::date AS day, 1 AS s, 0 AS l, 0 AS b FROM users
-    UNION ALL
-    SELECT (last_login_at AT TIME ZONE 'UTC')::date, 0, 1, 0 FROM users WHERE last_login_at IS NOT NULL
-    UNION ALL
-    SELECT COALESCE((banned_until AT TIME ZONE 'UTC')::date, 'infinity'), 0, 0, 1 FROM users WHERE banned
-) c
-GROUP BY day;
-DELETE FROM user_hours;
-INSERT INTO user_hours (hour, logins)
-SELECT date_trunc('hour', last_login_at AT TIME ZONE 'UTC'), count(*) FROM users
-WHERE last_login_at > now() - interval '32 days'
-GROUP BY 1;
+SELECT user_days_recount();
 
 DROP TRIGGER IF EXISTS users_days_insert ON users;
 CREATE TRIGGER users_days_insert AFTER INSERT ON users
@@ -616,7 +631,11 @@ $$;
 CREATE OR REPLACE FUNCTION search_trigrams_on_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' AND current_setting('userpanel.seeding', true) = 'on' THEN
+    IF TG_OP = 'INSERT' AND current_setting('userpanel.seed_recount', true) = 'on' THEN
+        -- A seed into an empty table recounts once at its end
+        -- (search_trigrams_recount).
+        RETURN NULL;
+    ELSIF TG_OP = 'INSERT' AND current_setting('userpanel.seeding', true) = 'on' THEN
         -- The seed's batches add to its own temporary table, summed into
         -- search_trigrams once at its end (db/seed.go): one upsert of each
         -- trigram instead of one per batch.
@@ -651,12 +670,26 @@ BEGIN
 END
 $$;
 
+-- A full recount (schema version 13), as user_days_recount is for the days.
+-- The counting goes into a temporary table first: CREATE TABLE AS may read
+-- users with parallel workers (half the time on two cores), INSERT ... SELECT
+-- may not.
+CREATE OR REPLACE FUNCTION search_trigrams_recount() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMPORARY TABLE search_trigrams_recounted AS
+    SELECT t AS trigram, count(*) AS users FROM users, unnest(show_trgm(search)) AS t
+    WHERE octet_length(t) = 3 AND strpos(t, ' ') = 0
+    GROUP BY t;
+    DELETE FROM search_trigrams;
+    INSERT INTO search_trigrams (trigram, users)
+    SELECT trigram, users FROM search_trigrams_recounted ORDER BY trigram;
+    DROP TABLE search_trigrams_recounted;
+END
+$$;
+
 LOCK TABLE users IN SHARE MODE;
-DELETE FROM search_trigrams;
-INSERT INTO search_trigrams (trigram, users)
-SELECT t, count(*) FROM users, unnest(show_trgm(search)) AS t
-WHERE octet_length(t) = 3 AND strpos(t, ' ') = 0
-GROUP BY t;
+SELECT search_trigrams_recount();
 
 DROP TRIGGER IF EXISTS users_trigrams_insert ON users;
 CREATE TRIGGER users_trigrams_insert AFTER INSERT ON users

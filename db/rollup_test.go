@@ -325,3 +325,64 @@ func TestSignedInWindowEdges(t *testing.T) {
 	check("moved")
 	wantRollupsExact(t, s)
 }
+
+// TestRecountingSeed: a seed that outnumbers the table skips the rollups
+// batch by batch and recounts them at its end (db/seed.go); the users
+// already there count once, and sign-ins and bans that come in while it
+// loads (they wait for it) are counted too.
+func TestRecountingSeed(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	admin := staff(t, s, "admin@example.com", "admin")
+	now := dbNow(t, s)
+	var fs []fixture
+	for i := range 50 {
+		f := fixture{Email: fmt.Sprintf("old%02d@example.com", i), Name: fmt.Sprintf("Old Timer %d", i),
+			CreatedAt: now.AddDate(0, 0, -i), Verified: i%2 == 0}
+		if i%3 == 0 {
+			f.LastLoginAt = ptr(now.Add(-time.Duration(i) * 7 * time.Hour))
+		}
+		if i%5 == 0 {
+			f.Banned, f.BannedUntil = true, ptr(now.Add(time.Duration(i+1)*time.Hour))
+		}
+		fs = append(fs, f)
+	}
+	fs = insertUsers(t, s, fs)
+
+	const n = 60_000 // over db.rebuildMin, so the seed rebuilds and recounts
+	done := make(chan error, 1)
+	go func() {
+		gen := demo.New(11, time.Now())
+		_, err := s.SeedUsers(sysCtx(), gen.Users(n), db.SeedOptions{Expected: n})
+		done <- err
+	}()
+	ctx := asUser(admin)
+	writes := 0
+	for seeding := true; seeding; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("seed: %v", err)
+			}
+			seeding = false
+		default:
+		}
+		f := fs[writes%len(fs)]
+		if _, err := s.DB().Exec(`UPDATE users SET last_login_at = now() WHERE id = $1`, f.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.BanUser(ctx, f.ID, "spam", nil); err != nil {
+			t.Fatalf("ban: %v", err)
+		}
+		writes++
+	}
+	var total int
+	if err := s.DB().Get(&total, `SELECT count(*) FROM users`); err != nil {
+		t.Fatal(err)
+	}
+	if want := n + len(fs) + 1; total != want {
+		t.Fatalf("%d users after the seed, want %d", total, want)
+	}
+	t.Logf("%d sign-ins and bans during the seed", writes)
+	wantRollupsExact(t, s)
+}
