@@ -131,12 +131,15 @@ func main() {
 		// weighs on both sides of the ratio alike.
 		sqlBefore := sqlSamples(sctx, p.sql, *duration/4)
 		stopProfile := srv.profile(*profile, p.name, *duration)
+		cpu0 := srv.cpuTime()
 		r.rps, r.p50, r.p95, r.p99, r.errors = wrk(srv.base+p.path, cookie, *duration)
+		// The server's own CPU per request: what the page adds to its SQL.
+		serverCPU := time.Duration(float64(srv.cpuTime()-cpu0) / max(1, r.rps*duration.Seconds()))
 		stopProfile()
 		var sqlP99 time.Duration
 		r.sqlP50, sqlP99 = percentiles(append(sqlBefore, sqlSamples(sctx, p.sql, *duration/4)...))
 		results = append(results, r)
-		log.Printf("%-44s %7.0f req/s  p50 %-7s p95 %-7s p99 %-7s sql p50 %-7s sql p99 %s", p.name, r.rps, ms(r.p50), ms(r.p95), ms(r.p99), ms(r.sqlP50), ms(sqlP99))
+		log.Printf("%-44s %7.0f req/s  p50 %-7s p95 %-7s p99 %-7s sql p50 %-7s sql p99 %-7s server CPU %.0f µs/req", p.name, r.rps, ms(r.p50), ms(r.p95), ms(r.p99), ms(r.sqlP50), ms(sqlP99), float64(serverCPU)/1e3)
 	}
 	judge(results)
 	var extras []string
@@ -494,6 +497,25 @@ func (s *server) stop() {
 	case <-time.After(10 * time.Second):
 		_ = s.cmd.Process.Kill()
 	}
+}
+
+// cpuTime is the CPU the server has used so far (user and system), from
+// /proc; 0 where there is none.
+func (s *server) cpuTime() time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command's name, which is in parentheses:
+	// utime and stime are the 12th and 13th, in clock ticks (100 a second).
+	_, rest, ok := strings.Cut(string(data), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // rssMB is the server's resident memory now and at its peak, from /proc.
