@@ -209,9 +209,7 @@ func (h *Handler) bulkPreviewPage(c echo.Context, f bulkForm, plan db.BulkPlan, 
 		MaxReason: db.MaxBanReasonLen,
 		Reasons:   banReasons,
 	}
-	for _, d := range banDurations {
-		vm.Durations = append(vm.Durations, views.Option{Value: d.value, Label: d.label})
-	}
+	vm.Durations = banDurationOptions
 	for _, r := range roles {
 		vm.Roles = append(vm.Roles, views.Option{Value: r, Label: r})
 	}
@@ -333,20 +331,21 @@ func canModerate(u *db.User, target *db.User) bool {
 	return u.CanActOn(db.ActBan, target) && u.CanActOn(db.ActUnban, target) && u.CanActOn(db.ActRevokeSessions, target)
 }
 
-// rowActions are the moderation forms of a table row: nil when the viewer
-// moderates no one, an empty cell when not this user.
-func (h *Handler) rowActions(c echo.Context, back string, target *db.User) *views.RowActions {
+// rowActions returns the maker of the moderation forms of the rows of the
+// table at back: nil when the viewer moderates no one, and for each row an
+// empty cell when not this user. What the rows share is made once.
+func (h *Handler) rowActions(c echo.Context, back string) func(target *db.User) *views.RowActions {
 	u := currentUser(c)
 	if !u.Can(db.ActBan) && !u.Can(db.ActUnban) && !u.Can(db.ActRevokeSessions) {
-		return nil
+		return func(*db.User) *views.RowActions { return nil }
 	}
-	a := &views.RowActions{CSRF: csrfToken(c), Back: back, MaxReason: db.MaxBanReasonLen, Reasons: banReasons,
-		Allowed:    canModerate(u, target),
-		BanFormURL: "/users/" + url.PathEscape(target.ID) + "/ban?" + url.Values{"row": {"1"}, "back": {back}}.Encode()}
-	for _, d := range banDurations {
-		a.Durations = append(a.Durations, views.Option{Value: d.value, Label: d.label})
+	token := csrfToken(c)
+	banQuery := "/ban?" + url.Values{"row": {"1"}, "back": {back}}.Encode()
+	return func(target *db.User) *views.RowActions {
+		return &views.RowActions{CSRF: token, Back: back, MaxReason: db.MaxBanReasonLen, Reasons: banReasons,
+			Durations: banDurationOptions, Allowed: canModerate(u, target),
+			BanFormURL: "/users/" + url.PathEscape(target.ID) + banQuery}
 	}
-	return a
 }
 
 // rowBack is the table URL a row form came from, or "" when the form is
@@ -377,7 +376,7 @@ func (h *Handler) rowBanForm(c echo.Context) error {
 		return errForbidden
 	}
 	row := userRow(target)
-	row.Actions = h.rowActions(c, back, target)
+	row.Actions = h.rowActions(c, back)(target)
 	return h.render(c, http.StatusOK, views.RowBanForm(row))
 }
 
@@ -396,7 +395,7 @@ func (h *Handler) afterRowAction(c echo.Context, id, back, kind, message string)
 		return redirect(c, back)
 	}
 	row := userRow(u)
-	row.Actions = h.rowActions(c, back, u)
+	row.Actions = h.rowActions(c, back)(u)
 	up := views.RowUpdate{Row: row, Selectable: len(h.bulkActionsFor(currentUser(c))) > 0,
 		Flashes: []views.Flash{{Kind: kind, Message: message}}}
 	return h.render(c, http.StatusOK, views.RowUpdated(up))

@@ -32,6 +32,15 @@ var banDurations = []banDuration{
 	{"permanent", "Permanently", 0},
 }
 
+// banDurationOptions are the ban forms' choices (shared, never changed).
+var banDurationOptions = func() []views.Option {
+	opts := make([]views.Option, len(banDurations))
+	for i, d := range banDurations {
+		opts[i] = views.Option{Value: d.value, Label: d.label}
+	}
+	return opts
+}()
+
 // defaultBanDuration is preselected: a day is long enough to stop abuse and
 // short enough to be harmless if it was a mistake.
 const defaultBanDuration = "24h"
@@ -62,9 +71,7 @@ func (h *Handler) userPage(c echo.Context, ban views.BanForm) (views.UserPage, e
 			return views.UserPage{}, fmt.Errorf("user page: %w", err)
 		}
 	}
-	for _, o := range banDurations {
-		ban.Durations = append(ban.Durations, views.Option{Value: o.value, Label: o.label})
-	}
+	ban.Durations = banDurationOptions
 	ban.Reasons = banReasons
 	now := time.Now()
 	vm := views.UserPage{

@@ -307,9 +307,9 @@ func (h *Handler) listUsers(c echo.Context) error {
 		table.ExportURL = exportURL(q)
 	}
 	table.Bulk = h.bulkBar(c, q, res.Total, table.Rows, roles)
-	back := q.url("/users")
+	actions := h.rowActions(c, q.url("/users"))
 	for i := range table.Rows {
-		if a := h.rowActions(c, back, &res.Users[i]); a != nil {
+		if a := actions(&res.Users[i]); a != nil {
 			table.Rows[i].Actions = a
 			table.RowActions = true
 		}
