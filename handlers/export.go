@@ -79,7 +79,7 @@ func (h *Handler) exportUsers(c echo.Context) error {
 	// The list is read with the export's own, longer deadline.
 	exportCtx, cancel := h.exportContext(c)
 	defer cancel()
-	err = h.store.ExportUsers(exportCtx, p, func(u db.User) error {
+	err = h.store.ExportUsers(exportCtx, p, func(u db.ExportedUser) error {
 		if err := write(exportRecord(u)); err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func exportFilters(q userListQuery) map[string]any {
 }
 
 // exportRecord is one user as a CSV line.
-func exportRecord(u db.User) []string {
+func exportRecord(u db.ExportedUser) []string {
 	return []string{
 		u.ID,
 		csvSafe(u.Email),
@@ -169,4 +169,4 @@ func csvSafe(s string) string {
 func UserCSVHeader() []string { return slices.Clone(exportHeader) }
 
 // UserCSVRecord is one user as a line of the export, formula-safe.
-func UserCSVRecord(u db.User) []string { return exportRecord(u) }
+func UserCSVRecord(u db.ExportedUser) []string { return exportRecord(u) }

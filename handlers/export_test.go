@@ -105,8 +105,8 @@ func TestExportUsersCSV(t *testing.T) {
 				t.Fatalf("%d CSV rows, want %d", len(recs), len(want))
 			}
 			for i, u := range want {
-				if got := strings.Join(recs[i], "|"); got != strings.Join(exportRecord(u), "|") {
-					t.Fatalf("row %d = %s, want %s", i, got, strings.Join(exportRecord(u), "|"))
+				if got := strings.Join(recs[i], "|"); got != strings.Join(exportRecord(asExported(u)), "|") {
+					t.Fatalf("row %d = %s, want %s", i, got, strings.Join(exportRecord(asExported(u)), "|"))
 				}
 			}
 		})
@@ -225,4 +225,10 @@ func TestExportUsersAccess(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d export audit rows after refused exports", n)
 	}
+}
+
+// asExported is what the export has of a user the list shows.
+func asExported(u db.User) db.ExportedUser {
+	return db.ExportedUser{ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.Roles, EmailVerified: u.EmailVerified,
+		Banned: u.Banned, BanReason: u.BanReason, BannedUntil: u.BannedUntil, CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}
 }

@@ -60,7 +60,7 @@ before the first row.`)
 		return err
 	}
 	rows := 0
-	err = store.ExportUsers(actx, p, func(u db.User) error {
+	err = store.ExportUsers(actx, p, func(u db.ExportedUser) error {
 		rows++
 		return w.Write(handlers.UserCSVRecord(u))
 	})
