@@ -77,9 +77,9 @@ func scanExportRow(rows *sqlx.Rows, u *ExportedUser) error {
 }
 
 // ExportUsers calls fn with every user matching p, as the export has them,
-// in p's order, from one query: the same filters and order as ListUsers, without Limit and Offset.
-// Rows are read one at a time, so that a million users are never held in
-// memory. It stops at fn's first error and returns it.
+// in p's order, from one query: the same filters and order as ListUsers,
+// without Limit and Offset. Rows are read one at a time, so that a million
+// users are never held in memory. It stops at fn's first error and returns it.
 func (s *Store) ExportUsers(ctx context.Context, p ListParams, fn func(ExportedUser) error) error {
 	if err := p.normalize(); err != nil {
 		return err

@@ -123,23 +123,6 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 		if _, err := tx.ExecContext(ctx, `SET LOCAL userpanel.seeding = 'on'`); err != nil {
 			return fmt.Errorf("db: seed: %w", err)
 		}
-		// The users trigger adds each batch's search trigrams here while
-		// seeding (schema.sql, search_trigrams_on_change); they are summed
-		// into search_trigrams once, below.
-		if _, err := tx.ExecContext(ctx, `CREATE TEMPORARY TABLE seed_trigrams (trigram text NOT NULL, users bigint NOT NULL)
-			ON COMMIT DROP`); err != nil {
-			return fmt.Errorf("db: seed: %w", err)
-		}
-		// The load is many statements, each of which adds to the per-day
-		// rollups (user_days) and the search totals (search_trigrams)
-		// through the users triggers. Other writers lock
-		// the days they change in day order within one statement, but a load
-		// spread over many statements cannot keep that order: it takes the
-		// whole tables first (with user_counts, which every insert and delete
-		// changes too), so that writers wait for it instead of
-		// deadlocking with it. Readers (the dashboard) are not blocked.
-		// role_counts comes first: a user's delete locks it before
-		// user_counts (the cascade to user_roles fires first).
 		rebuilding := false
 		if opts.Expected >= rebuildMin {
 			total, err := s.count(ctx, Filter{})
@@ -157,7 +140,25 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 			if _, err := tx.ExecContext(ctx, `LOCK TABLE `+strings.Join(seedTables, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 				return fmt.Errorf("db: seed: lock the tables: %w", err)
 			}
+		} else {
+			// The users trigger adds each batch's search trigrams here while
+			// seeding (schema.sql, search_trigrams_on_change); they are summed
+			// into search_trigrams once, below.
+			if _, err := tx.ExecContext(ctx, `CREATE TEMPORARY TABLE seed_trigrams (trigram text NOT NULL, users bigint NOT NULL)
+				ON COMMIT DROP`); err != nil {
+				return fmt.Errorf("db: seed: %w", err)
+			}
 		}
+		// The load is many statements, each of which adds to the per-day
+		// rollups (user_days) and the search totals (search_trigrams)
+		// through the users triggers. Other writers lock
+		// the days they change in day order within one statement, but a load
+		// spread over many statements cannot keep that order: it takes the
+		// whole tables first (with user_counts, which every insert and delete
+		// changes too), so that writers wait for it instead of
+		// deadlocking with it. Readers (the dashboard) are not blocked.
+		// role_counts comes first: a user's delete locks it before
+		// user_counts (the cascade to user_roles fires first).
 		if _, err := tx.ExecContext(ctx, `LOCK TABLE role_counts, user_counts, user_days, user_hours, signin_methods, search_trigrams IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("db: seed: lock the rollups: %w", err)
 		}
@@ -188,7 +189,7 @@ func (s *Store) SeedUsers(ctx context.Context, users iter.Seq[SeedUser], opts Se
 				opts.Progress(res.Users)
 			}
 		}
-		if rebuild == nil {
+		if !rebuilding {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO search_trigrams AS s (trigram, users)
 				SELECT trigram, sum(users) FROM seed_trigrams GROUP BY trigram ORDER BY trigram
 				ON CONFLICT (trigram) DO UPDATE SET users = s.users + EXCLUDED.users`); err != nil {
