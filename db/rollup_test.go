@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -233,17 +232,15 @@ func TestRollupsUnderConcurrentWrites(t *testing.T) {
 		})
 	}
 	worker(27, func(rng *rand.Rand, f fixture) error {
-		role := []string{"support", "manager"}[rng.IntN(2)]
-		q := `INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2
-			AND EXISTS (SELECT 1 FROM users WHERE id = $1) ON CONFLICT DO NOTHING`
+		req := db.BulkRequest{Action: db.BulkGrantRole, Role: []string{"support", "manager"}[rng.IntN(2)],
+			Selection: db.Selection{IDs: []string{f.ID}}}
 		if rng.IntN(2) == 0 {
-			q = `DELETE FROM user_roles WHERE user_id = $1 AND role_id = (SELECT id FROM roles WHERE name = $2)`
+			req.Action = db.BulkRemoveRole
 		}
-		_, err := s.DB().Exec(q, f.ID, role)
-		if err != nil && strings.Contains(err.Error(), "foreign key") {
-			return nil // deleted meanwhile
+		if _, err := s.Bulk(ctx, req); !gone(err) {
+			return fmt.Errorf("bulk %s: %w", req.Action, err)
 		}
-		return err
+		return nil
 	})
 	wg.Add(1)
 	go func() {
